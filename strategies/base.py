@@ -1,0 +1,106 @@
+"""The seam every throttling strategy plugs into.
+
+A strategy receives the jobs as the workload releases them and a ``send`` coroutine that the harness
+owns: ``send(job)`` makes one HTTP attempt for that job, stamps its times, and returns the
+``httpx.Response`` (or raises ``httpx.TransportError``). The strategy decides everything about
+scheduling: when, how many at once, whether to retry. It is configured only from the *declared*
+quota (what the API documents), never from the server's hidden state.
+
+A strategy is a class constructed with the declared :class:`Quota`::
+
+    class Sequential(Strategy):
+        name = "sequential"
+        description = "one request at a time"
+
+        async def run(self, jobs: Jobs, send: Send) -> None:
+            async for job in jobs:
+                await send(job)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """At most ``limit`` requests in any ``window_s`` seconds."""
+
+    limit: int
+    window_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.limit / self.window_s
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What the API documents, plus the client-side concurrency cap the scenario allows.
+
+    >>> Quota(tiers=(Tier(20, 1.0), Tier(100, 60.0)), concurrency=20).rate
+    1.6666666666666667
+    """
+
+    tiers: tuple[Tier, ...]
+    concurrency: int = 20
+
+    @property
+    def binding(self) -> Tier | None:
+        """The tier with the lowest sustained rate: it sets the long-run ceiling."""
+        return min(self.tiers, key=lambda t: (t.rate, t.window_s)) if self.tiers else None
+
+    @property
+    def rate(self) -> float:
+        """Sustained requests per second allowed; ``inf`` when the API declares no quota."""
+        b = self.binding
+        return b.rate if b else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One unit of work: make a successful request for it."""
+
+    id: int
+    release_s: float = 0.0  # scheduled release, relative to run start
+
+
+Jobs = AsyncIterator[Job]
+Send = Callable[[Job], Awaitable[httpx.Response]]
+
+
+class Strategy:
+    """Base class: subclasses set ``name`` and implement :meth:`run`."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: Connection-pool limits this strategy wants on the harness's client (None: effectively unlimited).
+    client_limits: ClassVar[httpx.Limits | None] = None
+
+    def __init__(self, quota: Quota) -> None:
+        self.quota = quota
+
+    async def run(self, jobs: Jobs, send: Send) -> None:
+        raise NotImplementedError
+
+
+async def for_each(jobs: Jobs, handle: Callable[[Job], Awaitable[object]]) -> None:
+    """Start ``handle(job)`` as its own task the moment each job is released; wait for all.
+
+    The common shape of per-request limiters: ``async with limiter: await send(job)`` per job.
+    A transport error ends that job only (the harness has already recorded it), not the run.
+    """
+
+    async def guarded(job: Job) -> None:
+        with contextlib.suppress(httpx.TransportError):
+            await handle(job)
+
+    async with asyncio.TaskGroup() as tg:
+        async for job in jobs:
+            tg.create_task(guarded(job))

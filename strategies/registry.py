@@ -1,0 +1,69 @@
+"""Strategy lookup by name, or by import path for a user's own strategy.
+
+>>> resolve("aiolimiter").name
+'aiolimiter'
+>>> resolve("nope")
+Traceback (most recent call last):
+...
+strategies.registry.UnknownStrategy: unknown strategy 'nope' (known: ...)
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from strategies.base import Strategy
+
+# name -> "module:Class"; imported lazily so listing never pays for every limiter library.
+BUILTIN: dict[str, str] = {
+    "unlimited": "strategies.unlimited:Unlimited",
+    "semaphore": "strategies.semaphore:SemaphoreOnly",
+    "token-bucket-naive": "strategies.token_bucket_naive:NaiveTokenBucket",
+    "token-bucket": "strategies.token_bucket:CorrectedTokenBucket",
+    "aiolimiter": "strategies.aiolimiter_bursty:Aiolimiter",
+}
+
+ENTRY_POINT_GROUP = "ratebench.strategies"
+
+
+class UnknownStrategy(LookupError):
+    pass
+
+
+def _load(path: str) -> type[Strategy]:
+    module, _, attr = path.partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    if not (isinstance(obj, type) and issubclass(obj, Strategy)):
+        raise UnknownStrategy(f"{path!r} is not a Strategy subclass")
+    return obj
+
+
+def names() -> list[str]:
+    """Built-in strategies in their listed order, then installed plug-ins."""
+    return [*BUILTIN, *sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN)]
+
+
+def resolve(name: str) -> type[Strategy]:
+    """A built-in name, an installed entry point, or ``package.module:Class``."""
+    if name in BUILTIN:
+        return _load(BUILTIN[name])
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            return _load(ep.value)
+    if ":" in name:
+        try:
+            return _load(name)
+        except (ImportError, AttributeError) as e:
+            raise UnknownStrategy(f"cannot load strategy {name!r}: {e}") from None
+    raise UnknownStrategy(f"unknown strategy {name!r} (known: {', '.join(names())})")
+
+
+def parse_list(spec: str) -> list[str]:
+    """``"all"`` or a comma-separated list; every name is checked before anything runs."""
+    wanted = names() if spec.strip() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
+    if not wanted:
+        raise UnknownStrategy("no strategies given")
+    for n in wanted:
+        resolve(n)
+    return wanted
