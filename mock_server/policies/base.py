@@ -27,10 +27,10 @@ class Policy(Protocol):
     window_s: float
 
     def earliest(self, now: float) -> float:
-        """The earliest instant >= ``now`` at which a request would be accepted."""
+        """The earliest instant >= ``now`` at which a request would be accepted; must not change state."""
 
     def remaining(self, now: float) -> int:
-        """Requests that would be accepted if sent at ``now``."""
+        """Requests that would be accepted if sent at ``now`` (``now`` never goes backwards)."""
 
     def record(self, now: float) -> None:
         """Count an accepted request at ``now``."""

@@ -29,7 +29,8 @@ class SlidingLog:
         return max(0, self.limit - len(self._log))
 
     def earliest(self, now: float) -> float:
-        self._expire(now)
+        # Pure (the oracle asks about future instants): the log is sorted, so the request is accepted
+        # once the limit-th most recent acceptance has left the window.
         if len(self._log) < self.limit:
             return now
         return max(now, self._log[-self.limit] + self.window_s)

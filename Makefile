@@ -1,0 +1,36 @@
+# Two commands: `make bench` and `make test` each do all set-up first (venv + install).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup bench test lint bench-paced clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The default comparison against the real mock server (uvicorn on 127.0.0.1); writes results/<run>/.
+bench: $(STAMP)
+	$(BIN)/python -m bench run --scenario default --strategies all
+
+## The full test suite, then lint and type checks.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory lint
+
+lint: $(STAMP)
+	$(BIN)/ruff check bench mock_server strategies tests
+	$(BIN)/mypy
+
+## The harness's own paced-send accuracy (README "Harness accuracy").
+bench-paced: $(STAMP)
+	$(BIN)/python -m bench run --scenario paced-100 --strategies unlimited --repeat 3
+	$(BIN)/python -m bench run --scenario paced-500 --strategies unlimited --repeat 3
+
+clean:
+	rm -rf $(VENV) build *.egg-info

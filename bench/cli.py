@@ -1,0 +1,178 @@
+"""``python -m bench``: list strategies and scenarios, run comparisons, rebuild reports.
+
+Exit codes: 0 success, 1 a run ended incomplete (interrupted), 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import report, results, scenarios
+from bench.records import Arrival
+from bench.runner import RunResult, run_one
+from bench.scenarios import Scenario, ScenarioError
+from bench.transport import AsgiServer, RealServer, Server, ServerError
+from strategies import registry
+from strategies.base import Tier
+from strategies.registry import UnknownStrategy
+
+
+class UsageError(Exception):
+    pass
+
+
+def _list(args: argparse.Namespace) -> int:
+    strategies = []
+    for name in registry.names():
+        cls = registry.resolve(name)
+        strategies.append({"name": name, "description": cls.description})
+    scen = []
+    for name in scenarios.builtin_names():
+        s = scenarios.load(name)
+        scen.append({"name": name, "description": s.description})
+    if args.json:
+        print(json.dumps({"strategies": strategies, "scenarios": scen}, indent=2))
+        return 0
+    w = max(len(s["name"]) for s in strategies + scen)
+    print("strategies:")
+    for s in strategies:
+        print(f"  {s['name']:<{w}}  {s['description']}")
+    print("scenarios:")
+    for s in scen:
+        print(f"  {s['name']:<{w}}  {s['description']}")
+    return 0
+
+
+def _arrivals_from_csv(run_dir: Path) -> dict[str, list[Arrival]]:
+    """Per strategy, the first repeat's server arrivals as recorded in requests.csv."""
+    out: dict[str, list[Arrival]] = {}
+    for (strategy, repeat), attempts in results.read_requests(run_dir / "requests.csv").items():
+        if repeat == 0:
+            out[strategy] = [Arrival(f"{a.job}.{a.attempt}", a.arrival_s, a.status) for a in attempts
+                             if a.arrival_s is not None]
+    return out
+
+
+def write_report(run_dir: Path) -> str:
+    """(Re)build report.md and charts from what is on disk; returns the terminal table."""
+    from bench import plots
+
+    doc = results.load(run_dir)
+    scenario = scenarios.from_dict(doc["meta"]["scenario"], doc["meta"]["scenario"].get("name", "scenario"))
+    tiers = [Tier(q.limit, q.window_s) for q in scenario.server.quota]
+    series = list(_arrivals_from_csv(run_dir).items())
+    charts = []
+    if series:
+        plots.timeline(run_dir / "charts" / "timeline.png", series, tiers)
+        charts.append("charts/timeline.png")
+    (run_dir / "report.md").write_text(report.render_markdown(doc, charts))
+    return report.text_table(report.summarise(doc["runs"]))
+
+
+def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
+             on_result: Callable[[RunResult], None]) -> None:
+    classes = [registry.resolve(n) for n in names]
+    if clock == "virtual":
+        from bench import clock as vclock
+
+        server: Server = AsgiServer()
+        for cls in classes:
+            for k in range(repeat):
+                on_result(vclock.run(run_one(cls, scenario, server, k)))
+        return
+
+    async def all_runs(server: Server) -> None:
+        for cls in classes:
+            for k in range(repeat):
+                on_result(await run_one(cls, scenario, server, k))
+
+    with RealServer() as real:
+        asyncio.run(all_runs(real))
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        scenario = scenarios.load(args.scenario)
+        names = registry.parse_list(args.strategies)
+    except (ScenarioError, UnknownStrategy) as e:
+        raise UsageError(str(e)) from None
+    if args.repeat < 1:
+        raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
+
+    run_dir = results.new_run_dir(Path(args.out), scenario.name)
+    transport = "asgi" if args.clock == "virtual" else "http"
+    writer = results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
+                                                      scenario=scenario.source | {"name": scenario.name},
+                                                      strategies=list(names), repeat=args.repeat))
+    total = len(names) * args.repeat
+    print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
+          f"{args.clock} clock → {run_dir}", file=sys.stderr)
+
+    def on_result(r: RunResult) -> None:
+        writer.add(r)
+        m = r.metrics
+        print(f"  [{len(writer.runs)}/{total}] {r.strategy:<22} {r.status:<7} {r.wall_s:6.2f}s wall  "
+              f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429", file=sys.stderr)
+
+    complete = False
+    try:
+        _execute(scenario, names, args.repeat, args.clock, on_result)
+        complete = True
+    except KeyboardInterrupt:
+        print("interrupted: keeping the partial run, marked INCOMPLETE", file=sys.stderr)
+    except ServerError as e:
+        print(f"ratebench: {e}", file=sys.stderr)
+    if complete:
+        writer.finish()
+    table = write_report(run_dir) if writer.runs else "(no runs finished)"
+    print(table)
+    print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"))
+    return 0 if complete else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    try:
+        print(write_report(run_dir))
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"\nreport: {run_dir / 'report.md'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="strategies and built-in scenarios")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_list)
+    p = sub.add_parser("run", help="run strategies against the mock server")
+    p.add_argument("--scenario", default="default", help="built-in name or path to a .toml file")
+    p.add_argument("--strategies", default="all", help="comma-separated names, module:Class, or 'all'")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--clock", choices=("real", "virtual"), default="real",
+                   help="real: uvicorn over 127.0.0.1; virtual: in-process ASGI under virtual time")
+    p.add_argument("--out", default="results", help="parent directory; each run gets a new subdirectory")
+    p.set_defaults(func=_run)
+    p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_report)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UsageError as e:
+        print(f"ratebench: {e}", file=sys.stderr)
+        return 2
+
+

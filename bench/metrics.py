@@ -1,0 +1,341 @@
+"""The metrics of DESIGN §4, as pure functions over one run's records (no I/O, no clock).
+
+Inputs are the client's per-attempt records (:class:`bench.records.Attempt`), the server's arrival log
+(:class:`mock_server.log.Arrival`, times already relative to run start) and the declared quota tiers.
+Times are seconds; the ``*_ms`` metrics are milliseconds. A metric that is undefined for a run (an
+empty run, a zero denominator, an incomplete run's efficiency) is ``None``; counts are never ``None``.
+See docs/metrics.md for the definitions, edge cases and the reasons behind them.
+
+>>> from bench.records import Attempt
+>>> from strategies.base import Tier
+>>> from mock_server.log import Arrival
+>>> atts = [Attempt(0, 1, 0.0, 0.0, 0.001, 0.010, 429), Attempt(0, 2, 0.0, 0.5, 0.501, 0.510, 200)]
+>>> arrs = [Arrival("a", 0.001, 429), Arrival("b", 0.501, 200)]
+>>> m = compute(atts, arrs, [Tier(1, 1.0)], requests=1, cpu_s=0.002, oracle_makespan_s=0.01)
+>>> m.succeeded, m.attempts, m.throttled, m.peak_window_count, m.burst_ratio, m.latency_max_ms
+(1, 2, 1, (2,), 2.0, 510.0)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Protocol, runtime_checkable
+
+from bench.records import TRANSPORT_ERROR, Attempt
+from mock_server.log import Arrival
+from strategies.base import Tier
+
+__all__ = [
+    "Admission",
+    "Deciding",
+    "Metrics",
+    "compute",
+    "first_window_count",
+    "oracle_makespan",
+    "peak_concurrency",
+    "peak_window_count",
+    "percentile",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Building blocks
+
+
+def percentile(values: Iterable[float], p: float) -> float | None:
+    """The ``p``-th percentile (``0 <= p <= 100``) by linear interpolation between closest ranks.
+
+    Sort the ``n`` values as ``v[0..n-1]``; the rank is ``h = (n - 1) * p / 100``; the result is
+    ``v[floor(h)] + (h - floor(h)) * (v[floor(h) + 1] - v[floor(h)])``. This is numpy's default
+    (``method="linear"``) and ``statistics.quantiles(..., method="inclusive")``: p0 is the minimum,
+    p100 the maximum, and no value outside the data is ever reported. ``None`` for no values.
+
+    >>> percentile([10, 20, 30, 40], 50)
+    25.0
+    >>> percentile([10, 20, 30, 40], 100), percentile([7], 99), percentile([], 50)
+    (40.0, 7.0, None)
+    """
+    if not 0.0 <= p <= 100.0:
+        raise ValueError(f"percentile: p must be in [0, 100], got {p!r}")
+    v = sorted(values)
+    if not v:
+        return None
+    h = (len(v) - 1) * p / 100.0
+    lo = math.floor(h)
+    frac = h - lo
+    if frac == 0.0 or lo + 1 >= len(v):
+        return float(v[lo])
+    return float(v[lo] + frac * (v[lo + 1] - v[lo]))
+
+
+def peak_window_count(times: Iterable[float], window_s: float) -> int:
+    """The most ``times`` in any half-open window ``[t, t + window_s)``.
+
+    Membership rule: ``a`` is in the window that starts at ``s`` iff ``a < s + window_s`` (and
+    ``a >= s``), the same float sum the mock server's sliding log uses to expire an entry
+    (``entry + window_s <= now`` means gone), so a log the sliding log accepted never counts more
+    than its limit. The maximum is attained by a window starting at a time in the input; a
+    two-pointer sweep over the sorted times finds it in O(n) after sorting. 0 for no times.
+
+    >>> peak_window_count([0.0, 1.0], 1.0)  # 1.0 is not in [0.0, 1.0)
+    1
+    >>> peak_window_count([0.0, 0.5, 0.999, 1.2], 1.0)
+    3
+    """
+    if not window_s > 0:
+        raise ValueError(f"peak_window_count: window_s must be > 0, got {window_s!r}")
+    ts = sorted(times)
+    best = 0
+    i = 0
+    for j, t in enumerate(ts):
+        while ts[i] + window_s <= t:  # ts[i] has left the window ending just after t
+            i += 1
+        best = max(best, j - i + 1)
+    return best
+
+
+def first_window_count(times: Iterable[float], window_s: float) -> int:
+    """How many ``times`` lie in ``[first, first + window_s)``, ``first`` being the earliest time.
+
+    Same membership rule as :func:`peak_window_count`. 0 for no times.
+
+    >>> first_window_count([0.2, 0.4, 1.2, 1.3], 1.0)
+    2
+    """
+    if not window_s > 0:
+        raise ValueError(f"first_window_count: window_s must be > 0, got {window_s!r}")
+    ts = list(times)
+    if not ts:
+        return 0
+    end = min(ts) + window_s
+    return sum(1 for t in ts if t < end)
+
+
+def peak_concurrency(arrivals: Iterable[Arrival]) -> int:
+    """Most requests in flight at the server at once: the largest ``in_flight`` it logged; 0 for none.
+
+    >>> peak_concurrency([Arrival("a", 0.0, 200, in_flight=1), Arrival("b", 0.1, 200, in_flight=3)])
+    3
+    """
+    return max((a.in_flight for a in arrivals), default=0)
+
+
+class _Decision(Protocol):
+    @property
+    def allowed(self) -> bool: ...
+
+
+@runtime_checkable
+class Admission(Protocol):
+    """A single policy the oracle can drive: ``SlidingLog`` and every per-tier algorithm."""
+
+    def earliest(self, now: float) -> float:
+        """The earliest instant >= ``now`` at which a request would be accepted."""
+        ...
+
+    def record(self, now: float) -> None:
+        """Count an accepted request at ``now``."""
+        ...
+
+
+@runtime_checkable
+class Deciding(Protocol):
+    """A composite policy the oracle can drive: ``Tiered`` (``decide`` checks and records at once)."""
+
+    def earliest(self, now: float) -> float:
+        """The earliest instant >= ``now`` at which a request would be accepted."""
+        ...
+
+    def decide(self, now: float) -> _Decision:
+        """Accept (and count) or reject a request at ``now``."""
+        ...
+
+
+def oracle_makespan(
+    release_times: Iterable[float], policy: Admission | Deciding, latency_s: float
+) -> float | None:
+    """Makespan of the oracle client: it sends each job at the earliest instant, not before the job's
+    release, that ``policy`` would accept it, and never gets a 429.
+
+    Jobs go in release order; each is sent at ``t = policy.earliest(max(release, previous t))`` and
+    counted there, with ``policy.record(t)`` (or ``policy.decide(t)`` for a ``Tiered`` policy, which
+    must then accept). The result is ``last t + latency_s - first release``: measured from the first
+    release (= run start, 0, in every workload the runner builds), the same origin as the actual
+    makespan in :func:`compute`. ``latency_s`` is the server's fixed service time.
+
+    ``policy`` must be fresh (built from the same quota as the run's server, e.g.
+    ``mock_server.policies.build(...)``) and is consumed: counting mutates it. Anything with
+    ``earliest(now)`` and ``record(now)`` or ``decide(now)`` works, so every future algorithm plugs
+    in unchanged. ``None`` for no jobs.
+
+    >>> from mock_server.policies import SlidingLog, Tiered
+    >>> oracle_makespan([0.0] * 5, Tiered([SlidingLog(2, 1.0)]), 0.01)  # sent at 0, 0, 1, 1, 2
+    2.01
+    >>> oracle_makespan([0.0, 0.2, 3.0], SlidingLog(1, 1.0), 0.0)  # sent at 0, 1, 3
+    3.0
+    """
+    if isinstance(policy, Admission):
+        count = policy.record
+    else:
+
+        def count(now: float) -> None:
+            if not policy.decide(now).allowed:
+                raise RuntimeError(f"oracle_makespan: policy rejected t={now!r} after earliest() offered it")
+
+    releases = sorted(release_times)
+    if not releases:
+        return None
+    t = releases[0]
+    for release in releases:
+        t = policy.earliest(max(release, t))
+        count(t)
+    return t + latency_s - releases[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# The aggregate
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Every §4 metric of one run, named as in §4 with the percentiles flattened.
+
+    ``peak_window_count`` and ``first_window_count`` hold one count per quota tier, in the order of
+    the tiers given to :func:`compute`.
+    """
+
+    requests: int
+    attempts: int
+    succeeded: int
+    throttled: int
+    errors: int
+    duration_s: float | None
+    throughput_rps: float | None
+    latency_p50_ms: float | None
+    latency_p90_ms: float | None
+    latency_p99_ms: float | None
+    latency_max_ms: float | None
+    queue_wait_p50_ms: float | None
+    queue_wait_p99_ms: float | None
+    service_p50_ms: float | None
+    service_p99_ms: float | None
+    peak_window_count: tuple[int, ...]
+    burst_ratio: float | None
+    first_window_count: tuple[int, ...]
+    completion: float | None
+    efficiency: float | None
+    peak_concurrency: int
+    cpu_s_per_1k: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per-tier tuples become lists, undefined metrics ``None`` (JSON ``null``).
+
+        Floats are not rounded: ``json`` writes the shortest repr that round-trips, so recomputing
+        from requests.csv reproduces them exactly.
+
+        >>> m = compute([], [], [Tier(5, 1.0)], requests=0, cpu_s=None, oracle_makespan_s=None)
+        >>> m.to_dict()["peak_window_count"], m.to_dict()["duration_s"], Metrics.from_dict(m.to_dict()) == m
+        ([0], None, True)
+        """
+        d = asdict(self)
+        d["peak_window_count"] = list(self.peak_window_count)
+        d["first_window_count"] = list(self.first_window_count)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Metrics:
+        """Inverse of :meth:`to_dict` (extra keys are ignored, so older/newer results still load)."""
+        kw = {f.name: d[f.name] for f in fields(cls)}
+        kw["peak_window_count"] = tuple(kw["peak_window_count"])
+        kw["first_window_count"] = tuple(kw["first_window_count"])
+        return cls(**kw)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
+
+
+def _ratio(num: float, den: float | None) -> float | None:
+    return None if den is None or den <= 0 else num / den
+
+
+def compute(
+    attempts: Sequence[Attempt],
+    arrivals: Sequence[Arrival],
+    tiers: Sequence[Tier],
+    requests: int,
+    cpu_s: float | None,
+    oracle_makespan_s: float | None,
+) -> Metrics:
+    """All §4 metrics of one run.
+
+    ``attempts``: the client's records, one per HTTP call; ``arrivals``: the server's log (times
+    relative to run start); ``tiers``: the quota tiers (limit >= 1) the window counts are taken
+    against; ``requests``: jobs in the workload; ``cpu_s``: client CPU seconds (``None`` if not
+    measured); ``oracle_makespan_s``: from :func:`oracle_makespan` for the same workload and quota.
+
+    Per-job metrics use each job's *final* attempt (highest ``attempt`` number); a job the strategy
+    never sent has no latency and cannot succeed. An empty run gives zero counts and ``None`` for
+    everything else (per-tier counts are 0).
+
+    >>> m = compute([], [], [Tier(10, 1.0)], requests=3, cpu_s=0.0, oracle_makespan_s=None)
+    >>> m.attempts, m.duration_s, m.peak_window_count, m.burst_ratio, m.completion, m.efficiency
+    (0, None, (0,), 0.0, 0.0, None)
+    """
+    by_job: dict[int, list[Attempt]] = {}
+    for a in attempts:
+        by_job.setdefault(a.job, []).append(a)
+    finals = [max(js, key=lambda a: (a.attempt, a.done_s)) for js in by_job.values()]
+    firsts = [min(js, key=lambda a: (a.attempt, a.sent_s)) for js in by_job.values()]
+
+    throttled = sum(1 for a in attempts if a.status == 429)
+    errors = sum(1 for a in attempts if a.status == TRANSPORT_ERROR or (not a.ok and a.status != 429))
+    succeeded = sum(1 for a in finals if a.ok)
+
+    duration_s = max(a.done_s for a in attempts) - min(a.sent_s for a in attempts) if attempts else None
+
+    latency = [f.done_s - f.intended_s for f in finals]
+    queue_wait = [f.sent_s - f.intended_s for f in firsts]
+    service = [a.done_s - a.sent_s for a in attempts]
+
+    times = [a.t for a in arrivals]
+    peaks = tuple(peak_window_count(times, t.window_s) for t in tiers)
+    firsts_w = tuple(first_window_count(times, t.window_s) for t in tiers)
+    for t in tiers:
+        if t.limit < 1:
+            raise ValueError(f"compute: tier limit must be >= 1, got {t!r}")
+    # Binding tier for this run: the one the run came closest to (or went furthest past).
+    burst_ratio = max((p / t.limit for p, t in zip(peaks, tiers, strict=True)), default=None)
+
+    efficiency: float | None = None
+    if oracle_makespan_s is not None and requests > 0 and succeeded >= requests and finals:
+        actual = max(f.done_s for f in finals) - min(a.intended_s for a in attempts)
+        efficiency = _ratio(oracle_makespan_s, actual)
+
+    return Metrics(
+        requests=requests,
+        attempts=len(attempts),
+        succeeded=succeeded,
+        throttled=throttled,
+        errors=errors,
+        duration_s=duration_s,
+        throughput_rps=_ratio(succeeded, duration_s),
+        latency_p50_ms=_ms(percentile(latency, 50)),
+        latency_p90_ms=_ms(percentile(latency, 90)),
+        latency_p99_ms=_ms(percentile(latency, 99)),
+        latency_max_ms=_ms(max(latency, default=None)),
+        queue_wait_p50_ms=_ms(percentile(queue_wait, 50)),
+        queue_wait_p99_ms=_ms(percentile(queue_wait, 99)),
+        service_p50_ms=_ms(percentile(service, 50)),
+        service_p99_ms=_ms(percentile(service, 99)),
+        peak_window_count=peaks,
+        burst_ratio=burst_ratio,
+        first_window_count=firsts_w,
+        completion=_ratio(succeeded, requests),
+        efficiency=efficiency,
+        peak_concurrency=peak_concurrency(arrivals),
+        cpu_s_per_1k=None if cpu_s is None or not attempts else cpu_s * 1000.0 / len(attempts),
+    )
+

@@ -1,0 +1,145 @@
+"""The ranked table, as Markdown (report.md) and as plain text for the terminal.
+
+Ranking answers the project's question: who goes fastest *without crossing the limit*. Runs that
+finished, completed every job and never exceeded the enforced quota at the server (burst ratio ≤ 1)
+rank first, by makespan efficiency (then throughput); the rest follow, fewest 429s first.
+With several repeats the table shows the median of each metric.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Row = dict[str, Any]
+
+COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = []
+
+
+def _f(digits: int) -> Callable[[Any], str]:
+    return lambda v: "–" if v is None else f"{v:.{digits}f}"
+
+
+def _i(v: Any) -> str:
+    return "–" if v is None else str(int(round(v)))
+
+
+def _counts(v: Any) -> str:
+    return "–" if v is None else "/".join(str(int(round(x))) for x in v)
+
+
+COLUMNS = [
+    ("status", "status", str),
+    ("completion", "done", lambda v: "–" if v is None else f"{v:.0%}"),
+    ("throughput_rps", "rps", _f(1)),
+    ("throttled", "429s", _i),
+    ("errors", "errors", _i),
+    ("burst_ratio", "burst", _f(2)),
+    ("peak_window_count", "peak win", _counts),
+    ("first_window_count", "first win", _counts),
+    ("efficiency", "effic.", _f(2)),
+    ("latency_p50_ms", "p50 ms", _f(0)),
+    ("latency_p99_ms", "p99 ms", _f(0)),
+    ("cpu_s_per_1k", "CPU s/1k", _f(3)),
+]
+
+
+def _median(values: Sequence[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if isinstance(present[0], list):
+        return [statistics.median(col) for col in zip(*present, strict=True)]
+    return statistics.median(present)
+
+
+def summarise(runs: Sequence[dict[str, Any]]) -> list[Row]:
+    """One row per strategy (median over repeats), in rank order."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        by.setdefault(r["strategy"], []).append(r)
+    rows: list[Row] = []
+    for name, rs in by.items():
+        statuses = sorted({r["status"] for r in rs})
+        row: Row = {"strategy": name, "status": "/".join(statuses), "repeats": len(rs)}
+        for key in rs[0]["metrics"]:
+            row[key] = _median([r["metrics"][key] for r in rs])
+        rows.append(row)
+    rows.sort(key=_rank_key)
+    for i, row in enumerate(rows, 1):
+        row["rank"] = i
+    return rows
+
+
+def compliant(row: Row) -> bool:
+    burst = row.get("burst_ratio")
+    return row["status"] == "ok" and row.get("completion") == 1.0 and (burst is None or burst <= 1.0)
+
+
+def _rank_key(row: Row) -> tuple[Any, ...]:
+    return (
+        not compliant(row),
+        row["status"] != "ok",
+        -(row.get("completion") or 0.0),
+        row.get("throttled") or 0,
+        -(row.get("efficiency") or 0.0),
+        -(row.get("throughput_rps") or 0.0),
+        row["strategy"],
+    )
+
+
+def _cells(row: Row) -> list[str]:
+    return [str(row["rank"]), row["strategy"], *(fmt(row.get(key)) for key, _, fmt in COLUMNS)]
+
+
+def _headers() -> list[str]:
+    return ["#", "strategy", *(h for _, h, _ in COLUMNS)]
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    head = _headers()
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def text_table(rows: Sequence[Row]) -> str:
+    table = [_headers(), *(_cells(r) for r in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    out = []
+    for n, r in enumerate(table):
+        out.append("  ".join(c.rjust(w) if i not in (1, 2) else c.ljust(w) for i, (c, w) in
+                             enumerate(zip(r, widths, strict=True))).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
+    meta = doc["meta"]
+    sc = meta["scenario"]
+    rows = summarise(doc["runs"])
+    parts = [
+        f"# ratebench: {sc.get('name', '?')}",
+        "",
+        sc.get("description", ""),
+        "",
+        f"- clock: {meta['clock']}, transport: {meta['transport']}, repeats: {meta['repeat']}",
+        f"- python {meta['python']} on {meta['platform']}, git {meta['git_sha']}",
+        f"- created {meta['created_utc']}" + ("" if doc.get("complete") else " — **INCOMPLETE run**"),
+        "",
+        "Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), "
+        "then the rest. `burst` = most server arrivals in any window ÷ limit (≤ 1.00 never over); `peak win` and "
+        "`first win` = arrivals in the busiest and the first window, per tier; latency from intended send time. "
+        "Definitions: docs/metrics.md.",
+        "",
+        markdown_table(rows),
+    ]
+    errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
+    if errors:
+        parts += ["", "## Runs that did not finish", ""]
+        parts += [f"- `{s}` repeat {k}: **{st}** — {e}" for s, k, st, e in errors]
+    if charts:
+        parts += ["", "## Charts", ""] + [f"![{c}]({c})" for c in charts]
+    return "\n".join(parts) + "\n"

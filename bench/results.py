@@ -1,0 +1,151 @@
+"""Run directories: immutable, versioned results on disk.
+
+A run directory is created fresh for every invocation (an existing one is never reused), marked
+``INCOMPLETE`` until the last strategy has been written, and rewritten after each strategy so an
+interrupted run keeps everything measured so far.
+
+Layout: ``results.json``, ``requests.csv``, ``report.md``, ``charts/*.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.records import Attempt
+from bench.runner import RunResult
+
+SCHEMA_VERSION = 1
+CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "arrival_s", "done_s", "status")
+INCOMPLETE = "INCOMPLETE"
+PACKAGES = ("httpx", "httpcore", "sniffio", "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
+            "asyncio-throttle", "asynciolimiter", "pyrate-limiter", "tenacity", "aiobreaker", "purgatory",
+            "matplotlib")
+
+
+def new_run_dir(parent: Path, scenario: str) -> Path:
+    """``parent/<UTC time>-<scenario>``, with ``-2``, ``-3``… if taken: never an existing directory."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = parent / (f"{stamp}-{scenario}" + (f"-{n}" if n > 1 else ""))
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        (path / INCOMPLETE).write_text("this run has not finished; results.json holds what was measured so far\n")
+        return path
+    raise FileExistsError(f"no free run directory name under {parent}")
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+def meta(*, clock: str, transport: str, scenario: dict[str, Any], strategies: list[str], repeat: int,
+         argv: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "git_sha": _git_sha(),
+        "packages": _versions(),
+        "clock": clock,
+        "transport": transport,
+        "strategies": strategies,
+        "repeat": repeat,
+        "argv": argv if argv is not None else sys.argv,
+        "scenario": scenario,
+    }
+
+
+def run_entry(r: RunResult) -> dict[str, Any]:
+    return {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
+            "wall_s": r.wall_s, "metrics": r.metrics.to_dict()}
+
+
+class RunWriter:
+    """Writes one run directory incrementally: call :meth:`add` per finished run, :meth:`finish` at the end."""
+
+    def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+        self.path = path
+        self.meta = meta
+        self.runs: list[dict[str, Any]] = []
+        with (path / "requests.csv").open("w", newline="") as f:
+            csv.writer(f).writerow(CSV_FIELDS)
+        self._write_json(complete=False)
+
+    def add(self, r: RunResult) -> None:
+        self.runs.append(run_entry(r))
+        with (self.path / "requests.csv").open("a", newline="") as f:
+            w = csv.writer(f)
+            for a in r.attempts:
+                w.writerow(csv_row(r.strategy, r.repeat, a))
+        self._write_json(complete=False)
+
+    def finish(self) -> None:
+        self._write_json(complete=True)
+        (self.path / INCOMPLETE).unlink(missing_ok=True)
+
+    def _write_json(self, *, complete: bool) -> None:
+        doc = {"schema_version": SCHEMA_VERSION, "complete": complete, "meta": self.meta, "runs": self.runs}
+        tmp = self.path / "results.json.tmp"
+        tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        tmp.replace(self.path / "results.json")
+
+
+def csv_row(strategy: str, repeat: int, a: Attempt) -> list[object]:
+    # repr() round-trips floats exactly, so requests.csv recomputes every metric to the last digit.
+    return [strategy, repeat, a.job, a.attempt, repr(a.intended_s), repr(a.sent_s),
+            "" if a.arrival_s is None else repr(a.arrival_s), repr(a.done_s), a.status]
+
+
+def read_requests(path: Path) -> dict[tuple[str, int], list[Attempt]]:
+    """``requests.csv`` back into attempts, grouped by (strategy, repeat)."""
+    out: dict[tuple[str, int], list[Attempt]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            a = Attempt(int(row["job"]), int(row["attempt"]), float(row["intended_s"]), float(row["sent_s"]),
+                        float(row["arrival_s"]) if row["arrival_s"] else None, float(row["done_s"]),
+                        int(row["status"]))
+            out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
+    return out
+
+
+def load(run_dir: Path) -> dict[str, Any]:
+    p = Path(run_dir) / "results.json"
+    if not p.exists():
+        raise FileNotFoundError(f"{run_dir}: no results.json (not a run directory)")
+    doc: dict[str, Any] = json.loads(p.read_text())
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{p}: schema_version {doc.get('schema_version')!r} is not {SCHEMA_VERSION}")
+    return doc

@@ -1,0 +1,160 @@
+"""Scenarios: one TOML file each, validated with errors that name the key.
+
+A scenario says what the server enforces (``[server]``, the mock's own schema), what the API
+*declares* to clients (``[declared]``, defaults to the server's quota), the workload and the client's
+limits::
+
+    name = "default"
+    [server]
+    latency_ms = 10
+    [[server.quota]]
+    algorithm = "sliding-log"
+    limit = 20
+    window_s = 1.0
+    [workload]
+    jobs = 200
+    release = "batch"      # all at once; or "rate" with rate = N per second (open loop)
+    [client]
+    concurrency = 20
+    timeout_s = 60
+
+>>> load("default").workload.jobs
+200
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mock_server.config import ConfigError, ServerConfig
+from strategies.base import Quota, Tier
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+RELEASES = ("batch", "rate")
+
+
+class ScenarioError(ValueError):
+    """A scenario cannot be found or is invalid; the message names the key or value."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    jobs: int
+    release: str = "batch"
+    rate: float | None = None  # jobs per second when release == "rate"
+
+    def release_times(self) -> list[float]:
+        """Scheduled release of each job, seconds from run start.
+
+        >>> Workload(3, "rate", 2.0).release_times()
+        [0.0, 0.5, 1.0]
+        """
+        if self.release == "batch" or not self.rate:
+            return [0.0] * self.jobs
+        return [i / self.rate for i in range(self.jobs)]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    server: ServerConfig
+    declared: Quota
+    workload: Workload
+    timeout_s: float
+    source: dict[str, Any]  # the parsed TOML, kept whole for results.json meta
+
+    @property
+    def latency_s(self) -> float:
+        return self.server.latency_ms / 1000
+
+
+def _int(d: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ScenarioError(f"{where}.{key}: must be an integer >= 1, got {v!r}")
+    return v
+
+
+def _positive(d: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise ScenarioError(f"{where}.{key}: must be a number > 0, got {v!r}")
+    return float(v)
+
+
+def _table(d: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
+    t = d.get(key, {})
+    if not isinstance(t, Mapping):
+        raise ScenarioError(f"{key}: must be a table, got {t!r}")
+    unknown = sorted(set(t) - allowed)
+    if unknown:
+        raise ScenarioError(f"{key}.{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
+    return t
+
+
+def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
+    unknown = sorted(set(data) - {"name", "description", "server", "declared", "workload", "client"})
+    if unknown:
+        raise ScenarioError(f"{unknown[0]}: unknown key (allowed: client, declared, description, name, server, "
+                            "workload)")
+    try:
+        server = ServerConfig.from_dict(data.get("server", {}))
+    except ConfigError as e:
+        raise ScenarioError(str(e)) from None
+
+    wl = _table(data, "workload", {"jobs", "release", "rate"})
+    release = wl.get("release", "batch")
+    if release not in RELEASES:
+        raise ScenarioError(f"workload.release: must be one of {', '.join(RELEASES)}, got {release!r}")
+    rate = _positive(wl, "rate", "workload") if release == "rate" else None
+    workload = Workload(_int(wl, "jobs", "workload"), release, rate)
+
+    client = _table(data, "client", {"concurrency", "timeout_s"})
+    concurrency = _int(client, "concurrency", "client", 20)
+    timeout_s = _positive(client, "timeout_s", "client", 60.0)
+
+    decl = _table(data, "declared", {"quota"})
+    if "quota" in decl:
+        try:
+            declared_tiers = ServerConfig.from_dict({"quota": decl["quota"]}, "declared").quota
+        except ConfigError as e:
+            raise ScenarioError(str(e)) from None
+    else:
+        declared_tiers = server.quota
+    declared = Quota(tuple(Tier(q.limit, q.window_s) for q in declared_tiers), concurrency)
+
+    return Scenario(
+        name=str(data.get("name", name)),
+        description=str(data.get("description", "")),
+        server=server,
+        declared=declared,
+        workload=workload,
+        timeout_s=timeout_s,
+        source=dict(data),
+    )
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def load(name_or_path: str) -> Scenario:
+    """A built-in scenario by name, or a TOML file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" or path.exists()):
+        path = BUILTIN_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ScenarioError(f"unknown scenario {name_or_path!r} (built-in: {', '.join(builtin_names())}; "
+                                "or give a path to a .toml file)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+    return from_dict(data, path.stem)

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from bench import scenarios
+from bench.scenarios import ScenarioError, Workload
+from strategies.base import Quota, Tier
+
+
+def test_builtin_default_matches_the_issue() -> None:
+    s = scenarios.load("default")
+    assert s.server.quota[0].limit == 20 and s.server.quota[0].window_s == 1.0
+    assert s.workload == Workload(200, "batch", None)
+    assert s.declared == Quota((Tier(20, 1.0),), 20)
+    assert s.latency_s == 0.01
+
+
+def test_declared_can_differ_from_enforced(tmp_path: Path) -> None:
+    p = tmp_path / "lying.toml"
+    p.write_text("[[server.quota]]\nlimit = 10\nwindow_s = 1\n[[declared.quota]]\nlimit = 12\nwindow_s = 1\n"
+                 "[workload]\njobs = 5\n")
+    s = scenarios.load(str(p))
+    assert s.declared.tiers == (Tier(12, 1.0),) and s.server.quota[0].limit == 10
+    assert s.name == "lying"
+
+
+def test_rate_release_times() -> None:
+    assert Workload(4, "rate", 4.0).release_times() == [0.0, 0.25, 0.5, 0.75]
+    assert Workload(2).release_times() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[workload]\njobs = 0\n", "workload.jobs: must be an integer >= 1, got 0"),
+        ("[workload]\njobs = 5\nrelease = \"poisson\"\n", "workload.release: must be one of batch, rate"),
+        ("[workload]\njobs = 5\nrelease = \"rate\"\n", "workload.rate: must be a number > 0, got None"),
+        ("[workload]\njobs = 5\n[client]\nconcurrency = -2\n", "client.concurrency: must be an integer >= 1"),
+        ("[workload]\njobs = 5\n[[server.quota]]\nlimit = 'x'\nwindow_s = 1\n", "server.quota[0].limit"),
+        ("[workload]\njobs = 5\nburst = 1\n", "workload.burst: unknown key"),
+        ("colour = 'red'\n[workload]\njobs = 5\n", "colour: unknown key"),
+        ("[workload\njobs = 5\n", "not valid TOML"),
+    ],
+)
+def test_bad_scenarios_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text(toml)
+    with pytest.raises(ScenarioError) as e:
+        scenarios.load(str(p))
+    assert message in str(e.value)
+
+
+def test_unknown_name_lists_builtins() -> None:
+    with pytest.raises(ScenarioError, match=r"unknown scenario 'nope' \(built-in: default"):
+        scenarios.load("nope")

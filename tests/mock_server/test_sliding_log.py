@@ -1,0 +1,47 @@
+from mock_server.policies import SlidingLog, Tiered
+
+
+def statuses(policy: Tiered, times: list[float]) -> list[int]:
+    return [200 if policy.decide(t).allowed else 429 for t in times]
+
+
+def test_exact_sequence_limit_3_per_second() -> None:
+    # Accepted at 0.0, 0.2, 0.4 fill the window; 0.9 and 0.99 are inside (0.x-1, 0.x];
+    # 1.0 is the first instant 0.0 has left the half-open window (1.0 - 1.0 = 0.0 is not > 0.0).
+    p = Tiered([SlidingLog(3, 1.0)])
+    assert statuses(p, [0.0, 0.2, 0.4, 0.9, 0.99, 1.0, 1.1, 1.2, 1.4]) == [
+        200, 200, 200, 429, 429, 200, 429, 200, 200,
+    ]
+
+
+def test_rejections_do_not_consume_quota() -> None:
+    p = Tiered([SlidingLog(1, 1.0)])
+    assert statuses(p, [0.0, 0.5, 0.99, 1.0]) == [200, 429, 429, 200]
+
+
+def test_earliest_and_decision_fields() -> None:
+    p = Tiered([SlidingLog(2, 10.0)])
+    p.decide(1.0)
+    d = p.decide(3.0)
+    assert (d.allowed, d.limit, d.remaining, d.reset_s) == (True, 2, 0, 8.0)
+    d = p.decide(4.0)
+    assert (d.allowed, d.retry_after_s) == (False, 7.0)  # slot frees at 1.0 + 10.0
+    assert p.earliest(4.0) == 11.0
+
+
+def test_two_tiers_both_must_have_room() -> None:
+    # 2 per 1 s and 3 per 10 s: the third request at 1.0 passes the short tier, the fourth fails the long one.
+    p = Tiered([SlidingLog(2, 1.0), SlidingLog(3, 10.0)])
+    assert statuses(p, [0.0, 0.0, 0.5, 1.0, 2.0]) == [200, 200, 429, 200, 429]
+    assert p.earliest(2.0) == 10.0
+    assert statuses(p, [10.0]) == [200]
+
+
+def test_float_boundary_does_not_overfill() -> None:
+    # 0.1 + 1.0 - 1.0 != 0.1 in floating point; the slot must still free at exactly 0.1 + 1.0.
+    p = Tiered([SlidingLog(1, 1.0)])
+    assert p.decide(0.1).allowed
+    t = p.earliest(0.5)
+    assert t == 0.1 + 1.0
+    assert p.decide(t).allowed
+    assert not p.decide(t).allowed
