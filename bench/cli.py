@@ -80,10 +80,10 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
     if clock == "virtual":
         from bench import clock as vclock
 
-        server: Server = AsgiServer()
         for cls in classes:
             for k in range(repeat):
-                on_result(vclock.run(run_one(cls, scenario, server, k)))
+                # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
+                on_result(vclock.run(run_one(cls, scenario, AsgiServer(), k)))
         return
 
     async def all_runs(server: Server) -> None:

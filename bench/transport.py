@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Protocol
 
 import httpx
+from starlette.types import ASGIApp
 
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
@@ -66,10 +67,14 @@ class AsgiServer:
     name = "asgi"
 
     def __init__(self) -> None:
-        self._app = create_app(ServerConfig(), clock=lambda: asyncio.get_running_loop().time())
+        self._app: ASGIApp | None = None
 
     @contextlib.asynccontextmanager
     async def client(self, limits: httpx.Limits | None = None) -> AsyncIterator[httpx.AsyncClient]:
+        if self._app is None:
+            # Built inside the loop: the app reads (and may stamp) the running loop's clock.
+            loop = asyncio.get_running_loop()
+            self._app = create_app(ServerConfig(), clock=loop.time)
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
         async with httpx.AsyncClient(transport=httpx.ASGITransport(self._app), base_url="http://mock") as c:
             yield c

@@ -1,0 +1,55 @@
+"""aiolimiter's leaky bucket configured as ``AsyncLimiter(r, 1)``: up to ``r`` per second, in bursts.
+
+``AsyncLimiter(max_rate, time_period)`` lets ``max_rate`` acquisitions through at once and then
+drains ``max_rate / time_period`` per second. With ``time_period=1`` a fresh limiter grants ``r`` at
+t=0 and one more every ``1/r`` s: ``2r − 1`` in the first second, twice what a sliding-window API
+allows. (Its default ``time_period`` is 60 s, so it must be passed explicitly.)
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiolimiter import AsyncLimiter
+
+from strategies.base import Job, Jobs, Send, Strategy, for_each
+
+
+def limiter_args(rate: float) -> tuple[float, float]:
+    """``(max_rate, time_period)`` for a declared rate of ``rate`` per second.
+
+    ``(r, 1)`` for ``r >= 1``. Below 1/s, ``AsyncLimiter(0.5, 1)`` could never grant a whole
+    acquisition (``acquire()`` needs ``amount <= max_rate`` and raises ``ValueError`` otherwise), so
+    the period is stretched instead: ``(1, 1/r)``, one request per ``1/r`` seconds, same long-run rate.
+    A fractional rate above 1 is passed as is (``AsyncLimiter`` takes a float): bursts of
+    ``floor(r)``, drained at ``r`` per second.
+
+    >>> limiter_args(10)
+    (10.0, 1.0)
+    >>> limiter_args(0.5)
+    (1.0, 2.0)
+    """
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0, got {rate!r}")
+    if rate >= 1:
+        return float(rate), 1.0
+    return 1.0, 1.0 / rate
+
+
+class Aiolimiter(Strategy):
+    """One task per job, each inside ``async with AsyncLimiter(r, 1)``."""
+
+    name = "aiolimiter"
+    description = "aiolimiter AsyncLimiter(r, 1): r/s in bursts of r (2r−1 in the first second)"
+
+    async def run(self, jobs: Jobs, send: Send) -> None:
+        if math.isinf(self.quota.rate):  # no declared quota: nothing to limit
+            await for_each(jobs, send)
+            return
+        limiter = AsyncLimiter(*limiter_args(self.quota.rate))
+
+        async def one(job: Job) -> None:
+            async with limiter:
+                await send(job)
+
+        await for_each(jobs, one)
