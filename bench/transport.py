@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -102,8 +103,9 @@ class RealServer:
 
     name = "http"
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, config: Path | None = None) -> None:
         self.host = host
+        self.config = config
         self.port = port or free_port()
         self.base_url = f"http://{host}:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -111,7 +113,8 @@ class RealServer:
     def __enter__(self) -> RealServer:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "mock_server", "--host", self.host, "--port", str(self.port)],
+            [sys.executable, "-m", "mock_server", "--host", self.host, "--port", str(self.port),
+             *(["--config", str(self.config)] if self.config else [])],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 20
@@ -128,16 +131,21 @@ class RealServer:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(0.05)
                 err = self._proc.stderr.read().decode() if self._proc.stderr else ""
+                self.__exit__(None, None, None)
                 raise ServerError(f"mock server exited with {self._proc.returncode}: {err.strip()}")
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        if self._proc and self._proc.poll() is None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
             self._proc.terminate()
             try:
                 self._proc.wait(5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        if self._proc.stderr:
+            self._proc.stderr.close()
 
     @contextlib.asynccontextmanager
     async def client(self, limits: httpx.Limits | None = None) -> AsyncIterator[httpx.AsyncClient]:

@@ -1,0 +1,155 @@
+"""The command line: runs land in new directories, requests.csv recomputes the metrics, bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import metrics, results
+from bench.cli import main
+from bench.records import Arrival
+from strategies.base import Tier
+
+SCENARIO = """
+name = "tiny"
+description = "3 per second, 12 jobs at once"
+[server]
+latency_ms = 5
+[[server.quota]]
+limit = 3
+window_s = 1.0
+[workload]
+jobs = 12
+[client]
+concurrency = 4
+timeout_s = 30
+"""
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny.toml"
+    p.write_text(SCENARIO)
+    return p
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return sorted(p for p in out.iterdir() if p.is_dir()) if out.exists() else []
+
+
+def test_run_writes_a_complete_directory(tmp_path: Path, scenario_file: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results"
+    args = ["run", "--scenario", str(scenario_file), "--strategies", "unlimited,token-bucket,aiolimiter",
+            "--clock", "virtual", "--repeat", "2", "--out", str(out)]
+    assert main(args) == 0
+    (run_dir,) = run_dirs(out)
+    assert {p.name for p in run_dir.iterdir()} == {"results.json", "requests.csv", "report.md", "charts"}
+    assert (run_dir / "charts" / "timeline.png").stat().st_size > 1000
+    doc = results.load(run_dir)
+    assert doc["complete"] is True and doc["schema_version"] == results.SCHEMA_VERSION
+    assert doc["meta"]["clock"] == "virtual" and doc["meta"]["scenario"]["workload"]["jobs"] == 12
+    assert doc["meta"]["packages"]["httpx"]
+    assert [(r["strategy"], r["repeat"]) for r in doc["runs"]] == [
+        ("unlimited", 0), ("unlimited", 1), ("token-bucket", 0), ("token-bucket", 1), ("aiolimiter", 0),
+        ("aiolimiter", 1)]
+    table = capsys.readouterr().out
+    assert table.index("token-bucket") < table.index("unlimited")  # the compliant one ranks first
+    assert "| 1 | token-bucket | ok |" in (run_dir / "report.md").read_text()
+
+    # A second invocation never touches the first directory.
+    before = (run_dir / "results.json").read_bytes()
+    assert main(args) == 0
+    assert len(run_dirs(out)) == 2 and (run_dir / "results.json").read_bytes() == before
+
+
+def test_requests_csv_recomputes_every_count_and_percentile(tmp_path: Path, scenario_file: Path) -> None:
+    out = tmp_path / "r"
+    assert main(["run", "--scenario", str(scenario_file), "--strategies", "unlimited,aiolimiter,token-bucket",
+                 "--clock", "virtual", "--out", str(out)]) == 0
+    (run_dir,) = run_dirs(out)
+    doc = json.loads((run_dir / "results.json").read_text())
+    rows = results.read_requests(run_dir / "requests.csv")
+    for run in doc["runs"]:
+        attempts = rows[(run["strategy"], run["repeat"])]
+        arrivals = [Arrival(f"{a.job}.{a.attempt}", a.arrival_s, a.status) for a in attempts
+                    if a.arrival_s is not None]
+        reported = run["metrics"]
+        again = metrics.compute(attempts, arrivals, [Tier(3, 1.0)], requests=12, cpu_s=None,
+                                oracle_makespan_s=None).to_dict()
+        # cpu_s_per_1k needs the process CPU time, peak_concurrency the server's in-flight count, and
+        # efficiency the oracle: none of them is a count or percentile of the attempts.
+        for key in ("cpu_s_per_1k", "peak_concurrency", "efficiency"):
+            again.pop(key)
+        for key, value in again.items():
+            assert reported[key] == value, (run["strategy"], key)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--strategies", "unlimited,warp-drive"], "unknown strategy 'warp-drive'"),
+        (["run", "--scenario", "nope"], "unknown scenario 'nope'"),
+        (["run", "--strategies", "nosuchmodule:Thing"], "cannot load strategy 'nosuchmodule:Thing'"),
+        (["run", "--strategies", "unlimited", "--repeat", "0"], "--repeat: must be >= 1"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_value_and_writes_nothing(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results"
+    assert main([*args, "--clock", "virtual", "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert run_dirs(out) == []
+
+
+def test_malformed_scenario_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SCENARIO.replace("limit = 3", "limit = 'three'"))
+    assert main(["run", "--scenario", str(bad), "--clock", "virtual", "--out", str(tmp_path / "o")]) == 2
+    assert "server.quota[0].limit" in capsys.readouterr().err
+
+
+def test_interrupted_run_is_kept_and_marked(tmp_path: Path, scenario_file: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import runner
+
+    calls = 0
+    real = runner.run_one
+
+    async def flaky(*a, **k):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+        return await real(*a, **k)
+
+    monkeypatch.setattr("bench.cli.run_one", flaky)
+    out = tmp_path / "o"
+    assert main(["run", "--scenario", str(scenario_file), "--strategies", "unlimited,token-bucket",
+                 "--clock", "virtual", "--out", str(out)]) == 1
+    (run_dir,) = run_dirs(out)
+    assert (run_dir / results.INCOMPLETE).exists()
+    doc = results.load(run_dir)
+    assert doc["complete"] is False and [r["strategy"] for r in doc["runs"]] == ["unlimited"]
+    assert "INCOMPLETE" in (run_dir / "report.md").read_text()
+
+
+def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"unlimited", "token-bucket", "aiolimiter"} <= {s["name"] for s in doc["strategies"]}
+    assert "default" in {s["name"] for s in doc["scenarios"]}
+
+
+def test_report_rebuilds_from_disk(tmp_path: Path, scenario_file: Path) -> None:
+    out = tmp_path / "o"
+    assert main(["run", "--scenario", str(scenario_file), "--strategies", "token-bucket", "--clock", "virtual",
+                 "--out", str(out)]) == 0
+    (run_dir,) = run_dirs(out)
+    (run_dir / "report.md").unlink()
+    assert main(["report", str(run_dir)]) == 0
+    assert "token-bucket" in (run_dir / "report.md").read_text()
+    assert main(["report", str(tmp_path)]) == 2

@@ -1,0 +1,87 @@
+"""The runner end to end, in-process under virtual time: exact, deterministic, fast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import clock, scenarios
+from bench.runner import RunResult, oracle_makespan, run_one
+from bench.transport import AsgiServer
+from strategies.registry import resolve
+
+
+def small(limit: int = 5, jobs: int = 20, latency_ms: float = 10, **extra: Any) -> scenarios.Scenario:
+    data = {
+        "server": {"latency_ms": latency_ms, "quota": [{"algorithm": "sliding-log", "limit": limit, "window_s": 1.0}]},
+        "workload": {"jobs": jobs},
+        "client": {"concurrency": 5, "timeout_s": 60},
+        **extra,
+    }
+    return scenarios.from_dict(data, "small")
+
+
+def run(strategy: str, scenario: scenarios.Scenario) -> RunResult:
+    return clock.run(run_one(resolve(strategy), scenario, AsgiServer()))
+
+
+def test_every_attempt_is_joined_to_its_server_arrival() -> None:
+    r = run("unlimited", small())
+    assert r.status == "ok"
+    assert len(r.attempts) == len(r.arrivals) == 20
+    # Virtual time: the request reaches the in-process server at the instant it is sent.
+    assert all(a.arrival_s == a.sent_s == 0.0 for a in r.attempts)
+    assert all(a.done_s == 0.01 for a in r.attempts)  # 10 ms server latency
+    assert r.metrics.throttled == 15 and r.metrics.succeeded == 5
+
+
+def test_corrected_bucket_is_exactly_at_the_limit() -> None:
+    # 5 per 1 s, capacity 1: sends at 0, 0.2, 0.4, ... 3.8; every [t, t+1) window holds exactly 5.
+    r = run("token-bucket", small())
+    m = r.metrics
+    assert (m.succeeded, m.throttled, m.errors) == (20, 0, 0)
+    assert m.peak_window_count == (5,) and m.first_window_count == (5,) and m.burst_ratio == 1.0
+    assert [round(a.sent_s, 6) for a in r.attempts] == [round(0.2 * i, 6) for i in range(20)]
+    # Oracle: 5 at t=0, 1, 2, 3 → last accepted at 3.0, done at 3.01. Actual: last send 3.8, done 3.81.
+    assert oracle_makespan(small()) == 3.01
+    assert m.efficiency is not None and abs(m.efficiency - 3.01 / 3.81) < 1e-9
+
+
+def test_aiolimiter_first_window_burst_is_2L_minus_1() -> None:
+    # AsyncLimiter(5, 1): 5 at t=0, then one every 0.2 s: 0.2, 0.4, 0.6, 0.8 → 9 = 2L − 1 in [0, 1).
+    r = run("aiolimiter", small())
+    assert r.metrics.first_window_count == (9,)
+    assert r.metrics.throttled > 0
+
+
+def test_naive_bucket_below_one_per_second_is_reported_as_timeout() -> None:
+    sc = small(limit=1, jobs=3, client={"concurrency": 1, "timeout_s": 5})
+    sc = scenarios.from_dict({**sc.source, "server": {"quota": [{"limit": 1, "window_s": 2.0}]}}, "slow")
+    r = run("token-bucket-naive", sc)
+    assert r.status == "timeout" and "5 s" in (r.error or "")
+    assert r.metrics.attempts == 0 and r.metrics.completion == 0.0
+
+
+def test_a_crashing_strategy_is_a_finding_not_a_crash() -> None:
+    from strategies.base import Jobs, Send, Strategy
+
+    class Broken(Strategy):
+        name = "broken"
+
+        async def run(self, jobs: Jobs, send: Send) -> None:
+            async for job in jobs:
+                await send(job)
+                raise RuntimeError("boom")
+
+    r = clock.run(run_one(Broken, small(), AsgiServer()))
+    assert r.status == "failed" and "RuntimeError: boom" in (r.error or "")
+    assert r.metrics.attempts == 1
+
+
+def test_open_loop_release_stamps_intended_at_the_schedule() -> None:
+    data = {"server": {"latency_ms": 1}, "workload": {"jobs": 5, "release": "rate", "rate": 10},
+            "client": {"concurrency": 5}}
+    r = run("unlimited", scenarios.from_dict(data, "paced"))
+    assert [a.intended_s for a in r.attempts] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert [round(a.sent_s, 6) for a in r.attempts] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert r.metrics.queue_wait_p99_ms is not None and r.metrics.queue_wait_p99_ms < 0.01
+    assert r.metrics.burst_ratio is None  # no quota: nothing to be over

@@ -1,0 +1,46 @@
+"""The real thing: uvicorn in a child process on 127.0.0.1, one shared monotonic clock.
+
+Only robust facts are asserted in real time: ordering on the shared clock, joins and counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bench import scenarios
+from bench.runner import run_one
+from bench.transport import RealServer, ServerError
+from strategies.registry import resolve
+
+pytestmark = pytest.mark.realserver
+
+SCENARIO = scenarios.from_dict(
+    {"server": {"latency_ms": 2, "quota": [{"limit": 10, "window_s": 1.0}]}, "workload": {"jobs": 30},
+     "client": {"concurrency": 10, "timeout_s": 30}},
+    "real-small",
+)
+
+
+def test_real_server_round_trip_joins_server_arrivals() -> None:
+    with RealServer() as server:
+        r = asyncio.run(run_one(resolve("unlimited"), SCENARIO, server))
+        r2 = asyncio.run(run_one(resolve("unlimited"), SCENARIO, server))
+    assert r.status == "ok" and len(r.attempts) == 30
+    # Fresh server state per run: each run gets exactly the quota's 10 through, the rest 429.
+    assert (r.metrics.succeeded, r.metrics.throttled) == (10, 20)
+    assert (r2.metrics.succeeded, r2.metrics.throttled) == (10, 20)
+    for a in r.attempts:
+        # Client and server read one system-wide monotonic clock: sent <= arrival <= done.
+        assert a.arrival_s is not None
+        assert a.sent_s <= a.arrival_s <= a.done_s
+    assert r.metrics.peak_window_count == (30,)
+
+
+def test_server_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("latency_ms = -5\n")
+    with pytest.raises(ServerError, match=r"mock server exited with 2: .*latency_ms"), RealServer(config=bad):
+        pass
