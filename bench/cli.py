@@ -27,14 +27,8 @@ class UsageError(Exception):
 
 
 def _list(args: argparse.Namespace) -> int:
-    strategies = []
-    for name in registry.names():
-        cls = registry.resolve(name)
-        strategies.append({"name": name, "description": cls.description})
-    scen = []
-    for name in scenarios.builtin_names():
-        s = scenarios.load(name)
-        scen.append({"name": name, "description": s.description})
+    strategies = [{"name": n, "description": registry.resolve(n).description} for n in registry.names()]
+    scen = [{"name": n, "description": scenarios.load(n).description} for n in scenarios.builtin_names()]
     if args.json:
         print(json.dumps({"strategies": strategies, "scenarios": scen}, indent=2))
         return 0

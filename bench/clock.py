@@ -91,7 +91,7 @@ class _VirtualSelector(selectors.BaseSelector):
         if events:
             return events
         if timeout == 0:
-            if not self._loop._ready:
+            if not self._loop._ready:  # type: ignore[attr-defined]
                 self._loop._spin_guard()
             return events
         if timeout is None:

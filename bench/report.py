@@ -14,22 +14,19 @@ from typing import Any
 
 Row = dict[str, Any]
 
-COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = []
-
-
 def _f(digits: int) -> Callable[[Any], str]:
     return lambda v: "–" if v is None else f"{v:.{digits}f}"
 
 
 def _i(v: Any) -> str:
-    return "–" if v is None else str(int(round(v)))
+    return "–" if v is None else str(round(v))
 
 
 def _counts(v: Any) -> str:
-    return "–" if v is None else "/".join(str(int(round(x))) for x in v)
+    return "–" if v is None else "/".join(str(round(x)) for x in v)
 
 
-COLUMNS = [
+COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("status", "status", str),
     ("completion", "done", lambda v: "–" if v is None else f"{v:.0%}"),
     ("throughput_rps", "rps", _f(1)),
