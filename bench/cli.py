@@ -53,7 +53,7 @@ def _arrivals_from_csv(run_dir: Path) -> dict[str, list[Arrival]]:
 
 
 def write_report(run_dir: Path) -> str:
-    """(Re)build report.md and charts from what is on disk; returns the terminal table."""
+    """(Re)build report.md, report.html and charts from what is on disk; returns the terminal table."""
     from bench import plots
 
     doc = results.load(run_dir)
@@ -65,6 +65,7 @@ def write_report(run_dir: Path) -> str:
         plots.timeline(run_dir / "charts" / "timeline.png", series, tiers)
         charts.append("charts/timeline.png")
     (run_dir / "report.md").write_text(report.render_markdown(doc, charts))
+    (run_dir / "report.html").write_text(report.render_html(doc, charts))
     return report.text_table(report.summarise(doc["runs"]))
 
 

@@ -38,9 +38,13 @@ def timeline(path: Path, series: Sequence[tuple[str, Sequence[Arrival]]], tiers:
         ax.bar(x, rejected, width=BIN_S, align="edge", bottom=ok, color="#dd8452", label="429")
         ax.bar(x, other, width=BIN_S, align="edge", bottom=[o + r for o, r in zip(ok, rejected, strict=True)],
                color="#c44e52", label="error")
+        top = max(o + r + e for o, r, e in zip(ok, rejected, other, strict=True))
         if binding:
-            ax.axhline(binding.limit * BIN_S / binding.window_s, color="black", ls="--", lw=1,
-                       label=f"quota {binding.limit}/{binding.window_s:g}s per {BIN_S:g}s")
+            share = binding.limit * BIN_S / binding.window_s
+            ax.axhline(share, color="black", ls="--", lw=1,
+                       label=f"quota {binding.limit}/{binding.window_s:g} s = {share:g} per {BIN_S:g} s")
+            top = max(top, share)
+        ax.set_ylim(0, max(1, top) * 1.15)
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7, loc="upper right", ncols=4)

@@ -8,6 +8,7 @@ With several repeats the table shows the median of each metric.
 
 from __future__ import annotations
 
+import html
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -140,3 +141,45 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     if charts:
         parts += ["", "## Charts", ""] + [f"![{c}]({c})" for c in charts]
     return "\n".join(parts) + "\n"
+
+
+def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
+    """The same content as :func:`render_markdown`, as one self-contained HTML page (charts linked)."""
+    meta = doc["meta"]
+    sc = meta["scenario"]
+    rows = summarise(doc["runs"])
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in _headers())
+    body = "".join(
+        f"<tr class=\"{'ok' if compliant(r) else 'over'}\">" + "".join(f"<td>{esc(c)}</td>" for c in _cells(r))
+        + "</tr>"
+        for r in rows
+    )
+    errors = "".join(
+        f"<li><code>{esc(r['strategy'])}</code> repeat {r['repeat']}: <b>{esc(r['status'])}</b> — {esc(r['error'])}"
+        "</li>"
+        for r in doc["runs"] if r.get("error")
+    )
+    images = "".join(f'<p><img src="{esc(c)}" alt="{esc(c)}" style="max-width:100%"></p>' for c in charts)
+    incomplete = "" if doc.get("complete") else " — <b>INCOMPLETE run</b>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ratebench: {esc(sc.get('name', '?'))}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
+td:nth-child(2), td:nth-child(3) {{ text-align: left; }}
+tr.over td {{ color: #8a2a2a; }}
+</style></head><body>
+<h1>ratebench: {esc(sc.get('name', '?'))}</h1>
+<p>{esc(sc.get('description', ''))}</p>
+<p>clock: {esc(meta['clock'])}, transport: {esc(meta['transport'])}, repeats: {meta['repeat']};
+python {esc(meta['python'])} on {esc(meta['platform'])}, git {esc(str(meta['git_sha']))};
+created {esc(meta['created_utc'])}{incomplete}</p>
+<p>Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), then the
+rest (in red). Definitions: docs/metrics.md.</p>
+<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{f"<h2>Runs that did not finish</h2><ul>{errors}</ul>" if errors else ""}
+{f"<h2>Charts</h2>{images}" if images else ""}
+</body></html>
+"""

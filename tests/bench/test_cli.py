@@ -46,7 +46,8 @@ def test_run_writes_a_complete_directory(tmp_path: Path, scenario_file: Path,
             "--clock", "virtual", "--repeat", "2", "--out", str(out)]
     assert main(args) == 0
     (run_dir,) = run_dirs(out)
-    assert {p.name for p in run_dir.iterdir()} == {"results.json", "requests.csv", "report.md", "charts"}
+    assert {p.name for p in run_dir.iterdir()} == {"results.json", "requests.csv", "report.md", "report.html",
+                                                       "charts"}
     assert (run_dir / "charts" / "timeline.png").stat().st_size > 1000
     doc = results.load(run_dir)
     assert doc["complete"] is True and doc["schema_version"] == results.SCHEMA_VERSION
@@ -58,6 +59,7 @@ def test_run_writes_a_complete_directory(tmp_path: Path, scenario_file: Path,
     table = capsys.readouterr().out
     assert table.index("token-bucket") < table.index("unlimited")  # the compliant one ranks first
     assert "| 1 | token-bucket | ok |" in (run_dir / "report.md").read_text()
+    assert "<td>token-bucket</td>" in (run_dir / "report.html").read_text()
 
     # A second invocation never touches the first directory.
     before = (run_dir / "results.json").read_bytes()
