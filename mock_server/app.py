@@ -1,97 +1,278 @@
-"""The mock rate-limited API as a Starlette app.
+"""The mock rate-limited API as an ASGI app.
 
-Every path except ``/__admin/*`` is "the API": it answers 200 with a small JSON body or 429 with
-``Retry-After`` and ``X-RateLimit-*`` headers, after the configured latency. Every arrival is logged.
+Every path except ``/__admin/*`` is "the API": it answers 200 with a small JSON body, or a rejection
+(429/403 with rate-limit headers and ``Retry-After``; 503 in an outage or over the concurrency cap;
+an injected 5xx), after the configured latency. Every arrival is logged.
+
+The API path is a plain ASGI function (no routing, no Request object: it is the hot path, measured in
+docs/scenarios.md); the admin endpoints are a small Starlette app behind it:
+
+* ``GET /__admin/config``: the config in force, and the server clock;
+* ``POST /__admin/reset``: a fresh state (quota, log, dynamics, random draws), optionally with a new
+  config as the JSON body (``ServerConfig.to_dict()``); 400 naming the bad key otherwise;
+* ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back);
+* ``GET /__admin/stats``: counts by status, in flight, the neighbour's traffic.
+
+When an ``admin_token`` is given (``python -m mock_server`` requires one off loopback) the admin
+endpoints want ``Authorization: Bearer <token>`` and answer 401 without it.
 
 The clock is injected: the default is ``time.monotonic`` (system-wide on Linux, so the client's
 ``loop.time()`` is directly comparable); under the virtual loop the runner passes ``loop.time``.
+``wall`` (default ``time.time``, looked up at each reset so a patched clock is followed) anchors
+epoch resets and HTTP dates: epoch at a request = wall at reset + server time since reset.
 
+>>> import asyncio, httpx
 >>> from mock_server.config import ServerConfig
->>> app = create_app(ServerConfig())
+>>> app = create_app(ServerConfig.from_dict({"quota": [{"limit": 1, "window_s": 60}]}), clock=lambda: 5.0)
+>>> async def two_calls() -> list[int]:
+...     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://mock") as c:
+...         return [(await c.get("/v1/items")).status_code for _ in range(2)]
+>>> asyncio.run(two_calls())
+[200, 429]
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from mock_server import policies
 from mock_server.config import ConfigError, ServerConfig
-from mock_server.log import Arrival, ArrivalLog
-from mock_server.policies.base import ceil_seconds
+from mock_server.faults import Faults
+from mock_server.headers import Announcer, Headers
+from mock_server.latency import sampler
+from mock_server.log import ArrivalLog, FileLog, NullLog, Sink
+from mock_server.quota import QuotaState
 
 Clock = Callable[[], float]
 
+OK_BODY = b'{"ok":true}'
+_JSON = b"application/json"
 
-class MockState:
-    """Everything a reset starts afresh: config, quota state, log, in-flight count."""
 
-    def __init__(self, config: ServerConfig, clock: Clock) -> None:
+def make_log(config: ServerConfig) -> Sink:
+    c = config.log
+    if not c.enabled:
+        return NullLog()
+    if c.file:
+        return FileLog(c.file)
+    return ArrivalLog(c.limit)
+
+
+class RunState:
+    """Everything a reset starts afresh: config, quota state, random draws, log, in-flight count.
+
+    :meth:`decide` is the whole synchronous decision for one request (what to answer, after how long);
+    the app only adds the waiting and the sending.
+    """
+
+    def __init__(self, config: ServerConfig, clock: Clock, wall: Clock) -> None:
+        self.config = config
+        self.start = clock()
+        self.wall0 = wall()
+        self.quota = QuotaState(config, self.start)
+        self.has_quota = bool(config.quota or config.keys)
+        self.announce = Announcer(config.headers)
+        self.latency = sampler(config.latency)
+        self.faults = Faults(config.faults, self.start)
+        self.log = make_log(config)
+        self.in_flight = 0
+        self.cap = config.concurrency.limit
+        self.key_header = config.key_header.encode("latin-1")
+        self.statuses: Counter[int] = Counter()
+
+    def epoch(self, now: float) -> float:
+        return self.wall0 + (now - self.start)
+
+    def decide(self, request_id: str, key: str, now: float) -> tuple[int, Headers, float, bool]:
+        """``(status, extra headers, delay_s, hang)`` for a request arriving at ``now`` (already counted
+        in ``in_flight``); logs the arrival."""
+        headers: Headers
+        delay = 0.0
+        hang = False
+        if self.faults.has_outages and self.faults.in_outage(now):
+            status, headers = 503, []
+        elif self.cap and self.in_flight > self.cap:
+            c = self.config.concurrency
+            status = c.status
+            headers = self.announce.retry(c.retry_after_s, self.epoch(now)) if c.retry_after_s > 0 else []
+        else:
+            status = 200
+            headers = []
+            if self.has_quota:
+                d = self.quota.decide(key, now)
+                epoch = self.epoch(now)
+                if d.tiers:  # a key no tier applies to (only [keys] configured) gets no limit headers
+                    headers = self.announce.quota(d, epoch)
+                if not d.allowed:
+                    status = self.announce.reject_status
+                    headers += self.announce.retry(d.retry_after_s, epoch)
+            delay = self.latency()
+            if status == 200 and self.faults.active and (f := self.faults.draw()) is not None:
+                # A hang is held for hang_s exactly; a slow response is slow on top of its latency.
+                status, delay, hang = f.status, f.delay_s if f.hang else delay + f.delay_s, f.hang
+        self.log.add(request_id, now, status, key, self.in_flight)
+        self.statuses[status] += 1
+        return status, headers, delay, hang
+
+    def stats(self, now: float) -> dict[str, Any]:
+        return {
+            "now": now, "start": self.start, "in_flight": self.in_flight,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "neighbour": {"sent": self.quota.neighbour_sent, "accepted": self.quota.neighbour_accepted},
+            "logged": self.log.total,
+        }
+
+
+async def _hang(receive: Receive, seconds: float) -> bool:
+    """Hold until the client disconnects (True) or ``seconds`` pass (False)."""
+    try:
+        async with asyncio.timeout(seconds):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return True
+    except TimeoutError:
+        return False
+
+
+class MockApp:
+    """The ASGI app :func:`create_app` returns. ``run`` is the current :class:`RunState`."""
+
+    def __init__(self, config: ServerConfig, clock: Clock, wall: Clock | None,
+                 admin_token: str | None) -> None:
         self.clock = clock
-        self.reset(config)
+        self.wall: Clock = wall or (lambda: time.time())
+        self.admin_token = admin_token
+        self._config = config
+        self._run: RunState | None = None
+        with contextlib.suppress(RuntimeError):
+            # A clock that cannot be read yet (``loop.time`` before the loop runs) starts the state at
+            # its first use instead.
+            self._run = RunState(config, clock, self.wall)
+        self.admin = self._admin_app()
+
+    @property
+    def run(self) -> RunState:
+        """The current state (created at the first use if the clock was not readable at creation)."""
+        if self._run is None:
+            self._run = RunState(self._config, self.clock, self.wall)
+        return self._run
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/__admin/"):
+            await self.api(scope, receive, send)
+        else:
+            await self.admin(scope, receive, send)
+
+    async def api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        now = self.clock()
+        st = self.run  # a reset mid-request must not touch the new state's in-flight count
+        request_id = key = ""
+        kh = st.key_header
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == kh:
+                key = value.decode("latin-1")
+        st.in_flight += 1
+        try:
+            status, headers, delay, hang = st.decide(request_id, key, now)
+            if hang:
+                if await _hang(receive, delay):
+                    return  # the client gave up: nobody to answer
+            elif delay > 0:
+                await asyncio.sleep(delay)
+            if status == 200:
+                ctype, body = _JSON, OK_BODY
+            else:
+                ctype, body = st.announce.body(status)
+            headers.append((b"content-type", ctype))
+            headers.append((b"content-length", b"%d" % len(body)))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            st.in_flight -= 1
+
+    # -- admin ---------------------------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        if self.admin_token is None:
+            return True
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.admin_token}".encode())
+
+    def _admin_app(self) -> Starlette:
+        def guarded(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
+            async def endpoint(request: Request) -> Response:
+                if not self._authorized(request):
+                    return JSONResponse({"error": "admin token required (Authorization: Bearer ...)"},
+                                        status_code=401)
+                result: Response = await fn(request)
+                return result
+            return endpoint
+
+        async def log(request: Request) -> Response:
+            return JSONResponse(self.run.log.to_json())
+
+        async def reset(request: Request) -> Response:
+            body = await request.body()
+            try:
+                config = ServerConfig.from_dict(await request.json()) if body else self.run.config
+            except (ConfigError, ValueError) as e:
+                return JSONResponse({"error": str(e)}, status_code=400)
+            if self.admin_token is not None and config.log.file != self.run.config.log.file:
+                # An exposed server must not let a request choose a path to write to.
+                return JSONResponse({"error": "server.log.file: cannot be changed over HTTP when the server "
+                                              "is exposed (start it with the file in its --config)"},
+                                    status_code=400)
+            self.reset(config)
+            return JSONResponse({"ok": True, "now": self.run.start})
+
+        async def config(request: Request) -> Response:
+            return JSONResponse({"config": self.run.config.to_dict(), "now": self.clock(),
+                                 "start": self.run.start})
+
+        async def stats(request: Request) -> Response:
+            return JSONResponse(self.run.stats(self.clock()))
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            yield
+            self.close()  # a file log's last batch
+
+        return Starlette(
+            routes=[
+                Route("/__admin/log", guarded(log), methods=["GET"]),
+                Route("/__admin/reset", guarded(reset), methods=["POST"]),
+                Route("/__admin/config", guarded(config), methods=["GET"]),
+                Route("/__admin/stats", guarded(stats), methods=["GET"]),
+            ],
+            lifespan=lifespan,
+        )
+
+    def close(self) -> None:
+        """Flush and close the log (the server's shutdown does this; in-process users call it)."""
+        if self._run is not None:
+            self._run.log.close()
 
     def reset(self, config: ServerConfig) -> None:
-        self.config = config
-        self.policy = policies.build(config.quota)
-        self.log = ArrivalLog(config.log_limit)
-        self.in_flight = 0
+        """Start a fresh state with ``config`` (what ``POST /__admin/reset`` does)."""
+        self.close()
+        self._config = config
+        self._run = RunState(config, self.clock, self.wall)
 
 
-def create_app(config: ServerConfig, clock: Clock = time.monotonic) -> Starlette:
-    state = MockState(config, clock)
-
-    async def api(request: Request) -> Response:
-        now = state.clock()
-        state.in_flight += 1
-        try:
-            d = state.policy.decide(now)
-            status = 200 if d.allowed else 429
-            state.log.append(Arrival(request.headers.get("x-request-id", ""), now, status, "", state.in_flight))
-            headers = {}
-            if state.config.quota:
-                headers = {
-                    "X-RateLimit-Limit": str(d.limit),
-                    "X-RateLimit-Remaining": str(d.remaining),
-                    "X-RateLimit-Reset": str(ceil_seconds(d.reset_s)),
-                }
-            if state.config.latency_ms:
-                await asyncio.sleep(state.config.latency_ms / 1000)
-            if d.allowed:
-                return JSONResponse({"ok": True}, headers=headers)
-            headers["Retry-After"] = str(max(1, ceil_seconds(d.retry_after_s)))
-            return JSONResponse({"error": "rate limited"}, status_code=429, headers=headers)
-        finally:
-            state.in_flight -= 1
-
-    async def admin_log(request: Request) -> Response:
-        return JSONResponse(state.log.to_json())
-
-    async def admin_reset(request: Request) -> Response:
-        body = await request.body()
-        try:
-            config = ServerConfig.from_dict(await request.json()) if body else state.config
-        except (ConfigError, ValueError) as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
-        state.reset(config)
-        return JSONResponse({"ok": True, "now": state.clock()})
-
-    async def admin_config(request: Request) -> Response:
-        return JSONResponse({"config": state.config.to_dict(), "now": state.clock()})
-
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    app = Starlette(
-        routes=[
-            Route("/__admin/log", admin_log, methods=["GET"]),
-            Route("/__admin/reset", admin_reset, methods=["POST"]),
-            Route("/__admin/config", admin_config, methods=["GET"]),
-            Route("/{path:path}", api, methods=methods),
-        ]
-    )
-    app.state.mock = state
-    return app
+def create_app(config: ServerConfig, clock: Clock = time.monotonic, *, wall: Clock | None = None,
+               admin_token: str | None = None) -> MockApp:
+    """The mock API for ``config``, reading ``clock`` (server seconds) and ``wall`` (UTC epoch seconds)."""
+    return MockApp(config, clock, wall, admin_token)

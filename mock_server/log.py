@@ -1,22 +1,37 @@
 """The arrival log: ground truth for every burst metric.
 
-Bounded: past ``limit`` entries the oldest are dropped (and counted), so a long run cannot grow the
-server's memory without bound.
+One record per API request as the server saw it: request id (the client's ``x-request-id``), server
+time, status answered, API key, and requests in flight at the arrival (this one included). The hot
+path appends a tuple; everything else (objects, JSON, CSV) happens when the log is read.
+
+Three sinks, chosen by ``[server.log]``:
+
+* :class:`ArrivalLog` (default): in memory, bounded: past ``limit`` records the oldest are dropped
+  (and counted), so a long run cannot grow the server's memory without bound;
+* :class:`FileLog`: every record streamed to a CSV file in batches (memory stays flat however long
+  the run); ``/__admin/log`` reads it back;
+* :class:`NullLog`: nothing (to measure what logging costs).
 
 >>> log = ArrivalLog(limit=2)
 >>> for i in range(3):
-...     log.append(Arrival(str(i), float(i), 200))
+...     log.add(str(i), float(i), 200, "", 1)
 >>> [a.request_id for a in log], log.dropped
 (['1', '2'], 1)
+>>> from_json(log.to_json())[0]
+Arrival(request_id='1', t=1.0, status=200, key='', in_flight=1)
 """
 
 from __future__ import annotations
 
+import csv
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
+FIELDS = ["request_id", "t", "status", "key", "in_flight"]
+Record = tuple[str, float, int, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,31 +45,113 @@ class Arrival:
     in_flight: int = 1  # requests being served at the server at this arrival, this one included
 
 
+class Sink(Protocol):
+    """What the app needs of a log."""
+
+    total: int  # arrivals logged since the reset
+
+    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def _json(records: list[Record] | list[list[Any]], dropped: int, sink: str) -> dict[str, Any]:
+    return {"fields": FIELDS, "arrivals": records, "dropped": dropped, "sink": sink}
+
+
 class ArrivalLog:
+    """The last ``limit`` arrivals, in memory."""
+
     def __init__(self, limit: int = 1_000_000) -> None:
-        self._entries: deque[Arrival] = deque(maxlen=limit)
-        self.dropped = 0
+        self._entries: deque[Record] = deque(maxlen=limit)
+        self.total = 0
+
+    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None:
+        self._entries.append((request_id, t, status, key, in_flight))
+        self.total += 1
 
     def append(self, arrival: Arrival) -> None:
-        if len(self._entries) == self._entries.maxlen:
-            self.dropped += 1
-        self._entries.append(arrival)
+        self.add(arrival.request_id, arrival.t, arrival.status, arrival.key, arrival.in_flight)
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self._entries)
 
     def __iter__(self) -> Iterator[Arrival]:
-        return iter(self._entries)
+        return (Arrival(*r) for r in self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def to_json(self) -> dict[str, Any]:
         """Compact form for ``/__admin/log``: one list per arrival, fields named once."""
-        return {
-            "fields": ["request_id", "t", "status", "key", "in_flight"],
-            "arrivals": [[a.request_id, a.t, a.status, a.key, a.in_flight] for a in self._entries],
-            "dropped": self.dropped,
-        }
+        return _json(list(self._entries), self.dropped, "memory")
+
+    def close(self) -> None:
+        pass
+
+
+class FileLog:
+    """Every arrival, appended to a CSV file (header ``request_id,t,status,key,in_flight``).
+
+    Records are buffered and written ``batch`` at a time; :meth:`flush` (called by :meth:`to_json`,
+    :meth:`close` and the server's shutdown) writes the rest. The file is truncated when the log is
+    created, i.e. at each reset.
+    """
+
+    def __init__(self, path: str | Path, batch: int = 4096) -> None:
+        self.path = Path(path)
+        self._f = self.path.open("w", newline="", encoding="utf-8")
+        self._w = csv.writer(self._f)
+        self._w.writerow(FIELDS)
+        self._buf: list[Record] = []
+        self._batch = batch
+        self.total = 0
+
+    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None:
+        self._buf.append((request_id, t, status, key, in_flight))
+        self.total += 1
+        if len(self._buf) >= self._batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf and not self._f.closed:
+            self._w.writerows(self._buf)
+            self._buf.clear()
+            self._f.flush()
+
+    def to_json(self) -> dict[str, Any]:
+        self.flush()
+        with self.path.open(newline="", encoding="utf-8") as f:
+            rows = csv.reader(f)
+            next(rows, None)
+            # repr() of a float round-trips, so the times read back are the times logged.
+            records = [[r[0], float(r[1]), int(r[2]), r[3], int(r[4])] for r in rows]
+        return _json(records, 0, f"file:{self.path}")
+
+    def close(self) -> None:
+        self.flush()
+        self._f.close()
+
+
+class NullLog:
+    """Logs nothing; ``/__admin/log`` is empty."""
+
+    total = 0
+
+    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None:
+        pass
+
+    def to_json(self) -> dict[str, Any]:
+        return _json([], 0, "off")
+
+    def close(self) -> None:
+        pass
 
 
 def from_json(data: dict[str, Any]) -> list[Arrival]:
-    """Inverse of :meth:`ArrivalLog.to_json`."""
+    """Inverse of ``to_json()`` (``/__admin/log``)."""
     return [Arrival(request_id=r[0], t=r[1], status=r[2], key=r[3], in_flight=r[4]) for r in data["arrivals"]]
+

@@ -1,8 +1,6 @@
+from bench.metrics import peak_window_count
 from mock_server.policies import SlidingLog, Tiered
-
-
-def statuses(policy: Tiered, times: list[float]) -> list[int]:
-    return [200 if policy.decide(t).allowed else 429 for t in times]
+from tests.mock_server.timeline import accepted, statuses
 
 
 def test_exact_sequence_limit_3_per_second() -> None:
@@ -10,8 +8,23 @@ def test_exact_sequence_limit_3_per_second() -> None:
     # 1.0 is the first instant 0.0 has left the half-open window (1.0 - 1.0 = 0.0 is not > 0.0).
     p = Tiered([SlidingLog(3, 1.0)])
     assert statuses(p, [0.0, 0.2, 0.4, 0.9, 0.99, 1.0, 1.1, 1.2, 1.4]) == [
-        200, 200, 200, 429, 429, 200, 429, 200, 200,
+        200,
+        200,
+        200,
+        429,
+        429,
+        200,
+        429,
+        200,
+        200,
     ]
+
+
+def test_no_boundary_burst() -> None:
+    # The fixed window's 2L-at-the-edge timeline: the sliding log lets only L through.
+    times = [0.9, 0.95, 0.99, 1.0, 1.01, 1.05, 1.9, 1.95]
+    assert statuses(SlidingLog(3, 1.0), times) == [200, 200, 200, 429, 429, 429, 200, 200]
+    assert peak_window_count(accepted(SlidingLog(3, 1.0), times), 1.0) == 3
 
 
 def test_rejections_do_not_consume_quota() -> None:
@@ -27,6 +40,13 @@ def test_earliest_and_decision_fields() -> None:
     d = p.decide(4.0)
     assert (d.allowed, d.retry_after_s) == (False, 7.0)  # slot frees at 1.0 + 10.0
     assert p.earliest(4.0) == 11.0
+
+
+def test_reset_is_when_the_oldest_counted_request_leaves() -> None:
+    p = SlidingLog(3, 10.0)
+    assert statuses(p, [1.0, 2.0]) == [200, 200]
+    assert (p.remaining(4.0), p.reset_after(4.0)) == (1, 7.0)
+    assert p.reset_after(12.0) == 0.0
 
 
 def test_two_tiers_both_must_have_room() -> None:

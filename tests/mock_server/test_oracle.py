@@ -1,0 +1,65 @@
+"""The runner's oracle (bench.metrics.oracle_makespan) driven by each algorithm, against hand-computed
+makespans: the oracle sends each job at the earliest instant the policy accepts it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.metrics import oracle_makespan
+from mock_server.config import QuotaConfig
+from mock_server.policies import build
+
+
+def makespan(q: list[QuotaConfig], releases: list[float], latency_s: float) -> float | None:
+    return oracle_makespan(releases, build(q), latency_s)
+
+
+def test_sliding_log() -> None:
+    # 2 per 1 s, 5 jobs at 0: sent at 0, 0, 1, 1, 2; done 10 ms later.
+    assert makespan([QuotaConfig(2, 1.0)], [0.0] * 5, 0.01) == 2.01
+    # Staggered releases: 3 per 2 s; jobs at 0, 0.5, 0.5, 0.5, 3 -> sent 0, 0.5, 0.5, then 2.0 (when 0
+    # leaves the window), then 3.0 (its release; only 0.5, 0.5, 2.0 are in (1, 3]).
+    assert makespan([QuotaConfig(3, 2.0)], [0.0, 0.5, 0.5, 0.5, 3.0], 0.25) == 3.25
+
+
+def test_fixed_window_clock_aligned() -> None:
+    # 3 per 1 s windows; 7 jobs released at 0.5: 3 in [0, 1), 3 at 1.0, 1 at 2.0 -> 2.0 + 0.25 - 0.5.
+    assert makespan([QuotaConfig(3, 1.0, "fixed-window")], [0.5] * 7, 0.25) == 1.75
+
+
+def test_fixed_window_first_request_anchor() -> None:
+    # Windows open at 0.5, 1.5, 2.5: the last of 7 jobs goes at 2.5 -> 2.5 + 0.25 - 0.5.
+    assert makespan([QuotaConfig(3, 1.0, "fixed-window", anchor="first")], [0.5] * 7, 0.25) == 2.25
+
+
+def test_gcra_burst() -> None:
+    # 2 per second, burst 3: 6 jobs at 0 -> sent 0, 0, 0, 0.5, 1.0, 1.5.
+    assert makespan([QuotaConfig(2, 1.0, "gcra", burst=3)], [0.0] * 6, 0.0) == 1.5
+    # Idle time refills the bucket: 2 at 0, then 4 at 3 -> 3, 3, 3, 3.5.
+    assert makespan([QuotaConfig(2, 1.0, "gcra", burst=3)], [0.0, 0.0, 3.0, 3.0, 3.0, 3.0], 0.5) == 4.0
+    # burst 1: evenly spaced, 4 jobs -> 0, 0.5, 1.0, 1.5.
+    assert makespan([QuotaConfig(2, 1.0, "gcra", burst=1)], [0.0] * 4, 0.0) == 1.5
+
+
+def test_sliding_counter() -> None:
+    # 4 per 1 s; 6 jobs at 0.25: 4 at once; the 5th when 4 * (1 - e) + 0 <= 3 (1.25), the 6th when
+    # 4 * (1 - e) + 1 <= 3 (1.5) -> 1.5 - 0.25.
+    assert makespan([QuotaConfig(4, 1.0, "sliding-counter")], [0.25] * 6, 0.0) == 1.25
+
+
+def test_tiers_the_binding_one_decides() -> None:
+    # 2 per 1 s and 3 per 10 s: 0, 0, 1, then the 10 s tier holds the 4th until 10.
+    assert makespan([QuotaConfig(2, 1.0), QuotaConfig(3, 10.0)], [0.0] * 4, 0.0) == 10.0
+    # A fixed window and a GCRA together: the fixpoint must satisfy both.
+    q = [QuotaConfig(2, 1.0, "fixed-window"), QuotaConfig(4, 1.0, "gcra", burst=1)]
+    # gcra spaces by 0.25, the window caps 2 per second: 0, 0.25 | 1.0, 1.25 | 2.0
+    assert makespan(q, [0.0] * 5, 0.0) == 2.0
+
+
+@pytest.mark.parametrize("algorithm", ["sliding-log", "fixed-window", "sliding-counter", "gcra"])
+def test_oracle_never_sees_a_rejection(algorithm: str) -> None:
+    p = build([QuotaConfig(7, 0.3, algorithm)])
+    t = 0.0
+    for i in range(200):
+        t = p.earliest(max(i * 0.01, t))
+        assert p.decide(t).allowed
