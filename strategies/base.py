@@ -81,7 +81,8 @@ class Strategy:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     #: Connection-pool limits this strategy wants on the harness's client (None: effectively unlimited).
-    client_limits: ClassVar[httpx.Limits | None] = None
+    #: Read after construction, so ``__init__`` may derive it from the quota.
+    client_limits: httpx.Limits | None = None
 
     def __init__(self, quota: Quota) -> None:
         self.quota = quota
