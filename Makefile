@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup bench test lint bench-paced clean
+.PHONY: setup bench test lint bench-paced bench-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 bench-paced: $(STAMP)
 	$(BIN)/python -m bench run --scenario paced-100 --strategies unlimited --repeat 3
 	$(BIN)/python -m bench run --scenario paced-500 --strategies unlimited --repeat 3
+
+## The mock server's own ceiling, with the arrival log in memory, off and streamed to a file (docs/scenarios.md).
+bench-server: $(STAMP)
+	$(BIN)/python -m mock_server.loadtest --repeat 5
 
 clean:
 	rm -rf $(VENV) build *.egg-info
