@@ -38,7 +38,7 @@ def timeline(path: Path, series: Sequence[tuple[str, Sequence[Arrival]]], tiers:
         ax.bar(x, rejected, width=BIN_S, align="edge", bottom=ok, color="#dd8452", label="429")
         ax.bar(x, other, width=BIN_S, align="edge", bottom=[o + r for o, r in zip(ok, rejected, strict=True)],
                color="#c44e52", label="error")
-        top = max(o + r + e for o, r, e in zip(ok, rejected, other, strict=True))
+        top: float = max(o + r + e for o, r, e in zip(ok, rejected, other, strict=True))
         if binding:
             share = binding.limit * BIN_S / binding.window_s
             ax.axhline(share, color="black", ls="--", lw=1,
