@@ -36,5 +36,16 @@ bench-paced: $(STAMP)
 bench-server: $(STAMP)
 	$(BIN)/python -m mock_server.loadtest --repeat 5
 
+## CPU (and wall) cost of one uncontended acquire per limiter library → docs/overhead.md.
+## pyproject's addopts skip benchmarks (--benchmark-skip); --benchmark-only overrides it.
+.PHONY: bench-overhead
+OVERHEAD_OUT := results/overhead
+bench-overhead: $(STAMP)
+	mkdir -p $(OVERHEAD_OUT)
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-timer=time.process_time \
+		--benchmark-json=$(OVERHEAD_OUT)/cpu.json
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-json=$(OVERHEAD_OUT)/wall.json
+	$(BIN)/python benchmarks/render.py $(OVERHEAD_OUT)/cpu.json $(OVERHEAD_OUT)/wall.json > docs/overhead.md
+
 clean:
 	rm -rf $(VENV) build *.egg-info

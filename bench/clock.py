@@ -94,10 +94,11 @@ class _VirtualSelector(selectors.BaseSelector):
             if not self._loop._ready:  # type: ignore[attr-defined]
                 self._loop._spin_guard()
             return events
+        if self._loop._threads_busy:
+            # Work handed to a thread takes no virtual time: wait (really) for it to post its result
+            # through the self-pipe rather than jump the clock meanwhile, so runs stay deterministic.
+            return self._real.select(None)
         if timeout is None:
-            if self._loop._threads_busy:
-                # A thread (executor job, default-executor shutdown) will wake us through the self-pipe.
-                return self._real.select(None)
             raise DeadlockError(
                 "virtual loop deadlock: nothing scheduled, nothing ready and no thread working "
                 "(a task awaits something that nothing will ever complete)"
@@ -144,6 +145,15 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def time_us(self) -> int:
         """The virtual clock as an exact integer count of microseconds."""
         return self._us
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward now, as a real clock moves while a callback blocks the loop.
+
+        Tests use it to model a stalled loop (a CPU-bound callback, a blocking call) from inside it.
+        """
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"seconds must be a finite, non-negative number, got {seconds!r}")
+        self._us += round(seconds * 1e6)
 
     def _spin_guard(self) -> None:
         """Called when the only work is a timer already due. A limiter that re-arms its timer at "now"

@@ -1,0 +1,73 @@
+"""aiolimiter configured without a burst: ``AsyncLimiter(1, 1/r)``, one request every ``1/r`` seconds.
+
+``AsyncLimiter(max_rate, time_period)`` is a leaky bucket of size ``max_rate`` draining at
+``max_rate / time_period`` per second. A size of 1 leaves no room for a burst: a fresh limiter grants
+one acquisition at once and the next when the bucket has drained, ``1/r`` later. Same long-run rate
+as the bursty ``AsyncLimiter(r, 1)`` (:mod:`strategies.aiolimiter_bursty`), without its ``2r − 1``
+first second. (Note the default ``time_period`` is 60 s: ``AsyncLimiter(1)`` would be one per minute.)
+
+It reads the loop clock (``loop.time()``) and wakes waiters with one timer (no polling). Waiters are
+woken in arrival order, but a newcomer that finds capacity takes it without queueing. There is no
+fixed schedule: the bucket drains from the moment of the last grant and cannot go below empty, so a
+grant that comes late (a timer that fires ~1 ms late on a real loop) delays every later one and the
+rate ends slightly below ``r`` (in virtual time: a 1 µs tick now and then, from float residues).
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiolimiter import AsyncLimiter
+
+from strategies.base import Job, Jobs, Send, Strategy, for_each
+
+__all__ = ["AiolimiterSmooth", "smooth_args"]
+
+
+def smooth_args(rate: float) -> tuple[float, float]:
+    """``(max_rate, time_period)`` for a declared rate of ``rate`` per second: ``(1, 1/rate)``.
+
+    >>> smooth_args(20)
+    (1.0, 0.05)
+    >>> smooth_args(0.5)
+    (1.0, 2.0)
+    """
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0, got {rate!r}")
+    return 1.0, 1.0 / rate
+
+
+class AiolimiterSmooth(Strategy):
+    """One task per job, each inside ``async with AsyncLimiter(1, 1/r)``: evenly spaced ``1/r`` apart.
+
+    ``r`` is the declared quota's sustained rate (the binding tier's ``limit / window_s``).
+
+        >>> from bench.clock import run
+        >>> from strategies.base import Quota, Tier
+        >>> import asyncio, httpx
+        >>> async def jobs():
+        ...     for i in range(3):
+        ...         yield Job(i)
+        >>> sent = []
+        >>> async def send(job):
+        ...     sent.append(round(asyncio.get_running_loop().time(), 5))
+        ...     return httpx.Response(200)
+        >>> run(AiolimiterSmooth(Quota((Tier(4, 1.0),))).run(jobs(), send))
+        >>> sent
+        [0.0, 0.25, 0.5]
+    """
+
+    name = "aiolimiter-smooth"
+    description = "aiolimiter AsyncLimiter(1, 1/r): one request every 1/r s, no burst"
+
+    async def run(self, jobs: Jobs, send: Send) -> None:
+        if math.isinf(self.quota.rate):  # no declared quota: nothing to limit
+            await for_each(jobs, send)
+            return
+        limiter = AsyncLimiter(*smooth_args(self.quota.rate))
+
+        async def one(job: Job) -> None:
+            async with limiter:
+                await send(job)
+
+        await for_each(jobs, one)
