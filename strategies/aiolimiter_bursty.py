@@ -12,7 +12,7 @@ import math
 
 from aiolimiter import AsyncLimiter
 
-from strategies.base import Job, Jobs, Send, Strategy, for_each
+from strategies.base import Gate, Gated
 
 
 def limiter_args(rate: float) -> tuple[float, float]:
@@ -36,20 +36,13 @@ def limiter_args(rate: float) -> tuple[float, float]:
     return 1.0, 1.0 / rate
 
 
-class Aiolimiter(Strategy):
+class Aiolimiter(Gated):
     """One task per job, each inside ``async with AsyncLimiter(r, 1)``."""
 
     name = "aiolimiter"
     description = "aiolimiter AsyncLimiter(r, 1): r/s in bursts of r (2r−1 in the first second)"
 
-    async def run(self, jobs: Jobs, send: Send) -> None:
+    def gate(self) -> Gate | None:
         if math.isinf(self.quota.rate):  # no declared quota: nothing to limit
-            await for_each(jobs, send)
-            return
-        limiter = AsyncLimiter(*limiter_args(self.quota.rate))
-
-        async def one(job: Job) -> None:
-            async with limiter:
-                await send(job)
-
-        await for_each(jobs, one)
+            return None
+        return AsyncLimiter(*limiter_args(self.quota.rate))

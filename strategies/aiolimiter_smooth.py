@@ -19,7 +19,7 @@ import math
 
 from aiolimiter import AsyncLimiter
 
-from strategies.base import Job, Jobs, Send, Strategy, for_each
+from strategies.base import Gate, Gated
 
 __all__ = ["AiolimiterSmooth", "smooth_args"]
 
@@ -37,13 +37,13 @@ def smooth_args(rate: float) -> tuple[float, float]:
     return 1.0, 1.0 / rate
 
 
-class AiolimiterSmooth(Strategy):
+class AiolimiterSmooth(Gated):
     """One task per job, each inside ``async with AsyncLimiter(1, 1/r)``: evenly spaced ``1/r`` apart.
 
     ``r`` is the declared quota's sustained rate (the binding tier's ``limit / window_s``).
 
         >>> from bench.clock import run
-        >>> from strategies.base import Quota, Tier
+        >>> from strategies.base import Job, Quota, Tier
         >>> import asyncio, httpx
         >>> async def jobs():
         ...     for i in range(3):
@@ -60,14 +60,7 @@ class AiolimiterSmooth(Strategy):
     name = "aiolimiter-smooth"
     description = "aiolimiter AsyncLimiter(1, 1/r): one request every 1/r s, no burst"
 
-    async def run(self, jobs: Jobs, send: Send) -> None:
+    def gate(self) -> Gate | None:
         if math.isinf(self.quota.rate):  # no declared quota: nothing to limit
-            await for_each(jobs, send)
-            return
-        limiter = AsyncLimiter(*smooth_args(self.quota.rate))
-
-        async def one(job: Job) -> None:
-            async with limiter:
-                await send(job)
-
-        await for_each(jobs, one)
+            return None
+        return AsyncLimiter(*smooth_args(self.quota.rate))

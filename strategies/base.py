@@ -73,6 +73,8 @@ class Job:
 
 Jobs = AsyncIterator[Job]
 Send = Callable[[Job], Awaitable[httpx.Response]]
+#: What a :class:`Gated` strategy holds around each send: a semaphore, a limiter, a bucket…
+Gate = contextlib.AbstractAsyncContextManager[object]
 
 
 class Strategy:
@@ -105,3 +107,32 @@ async def for_each(jobs: Jobs, handle: Callable[[Job], Awaitable[object]]) -> No
     async with asyncio.TaskGroup() as tg:
         async for job in jobs:
             tg.create_task(guarded(job))
+
+
+class Gated(Strategy):
+    """A strategy that is one gate around each send: ``async with gate: await send(job)``, one task per job.
+
+    Subclasses build the gate from the declared quota in :meth:`gate` (called inside the running loop,
+    once per run); ``None`` means there is nothing to limit (e.g. no declared quota)::
+
+        class SemaphoreOnly(Gated):
+            name = "semaphore"
+
+            def gate(self) -> Gate | None:
+                return asyncio.Semaphore(self.quota.concurrency)
+    """
+
+    def gate(self) -> Gate | None:
+        raise NotImplementedError
+
+    async def run(self, jobs: Jobs, send: Send) -> None:
+        gate = self.gate()
+        if gate is None:
+            await for_each(jobs, send)
+            return
+
+        async def one(job: Job) -> None:
+            async with gate:
+                await send(job)
+
+        await for_each(jobs, one)

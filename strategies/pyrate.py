@@ -33,8 +33,8 @@ thread: about 1 ms on this machine's ext4 disk, up to 20 ms when the commit wait
 the whole event loop frozen meanwhile (pyrate has no async SQLite bucket). :class:`PyrateSqlite`
 therefore wraps the bucket so every call runs on one dedicated worker thread, and the loop keeps
 serving other requests while SQLite works. (The virtual loop of ``bench.clock`` holds its clock still
-while a worker thread is busy, so this stays deterministic in tests.) The database is a fresh file in a temporary directory, deleted at
-the end of the run (SQLite's defaults: rollback journal, ``synchronous=FULL``).
+while a worker thread is busy, so this stays deterministic in tests.) The database is a fresh file in a
+temporary directory, deleted at the end of the run (SQLite's defaults: rollback journal, ``synchronous=FULL``).
 """
 
 from __future__ import annotations

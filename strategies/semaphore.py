@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from strategies.base import Job, Jobs, Send, Strategy, for_each
+from strategies.base import Gate, Gated
 
 
-class SemaphoreOnly(Strategy):
+class SemaphoreOnly(Gated):
     """One task per job, at most ``quota.concurrency`` of them inside ``send`` at once."""
 
     name = "semaphore"
     description = "asyncio.Semaphore(concurrency) only: caps requests in flight, not their rate"
 
-    async def run(self, jobs: Jobs, send: Send) -> None:
-        semaphore = asyncio.Semaphore(self.quota.concurrency)
-
-        async def one(job: Job) -> None:
-            async with semaphore:
-                await send(job)
-
-        await for_each(jobs, one)
+    def gate(self) -> Gate | None:
+        return asyncio.Semaphore(self.quota.concurrency)

@@ -26,7 +26,7 @@ import math
 
 from asyncio_throttle.throttler import Throttler
 
-from strategies.base import Job, Jobs, Quota, Send, Strategy, for_each
+from strategies.base import Gate, Gated, Quota
 
 __all__ = ["Throttle", "throttler_args"]
 
@@ -60,7 +60,7 @@ def throttler_args(quota: Quota) -> tuple[int, float]:
     return n, n / r
 
 
-class Throttle(Strategy):
+class Throttle(Gated):
     """One task per job, each inside ``async with Throttler(n, n / r)`` (see :func:`throttler_args`).
 
     ``r`` is the declared quota's sustained rate (the binding tier's ``limit / window_s``); for a
@@ -68,7 +68,7 @@ class Throttle(Strategy):
 
         >>> import asyncio, httpx
         >>> from bench.clock import run
-        >>> from strategies.base import Quota, Tier
+        >>> from strategies.base import Job, Quota, Tier
         >>> async def jobs():
         ...     for i in range(4):
         ...         yield Job(i)
@@ -84,15 +84,8 @@ class Throttle(Strategy):
     name = "asyncio-throttle"
     description = "asyncio-throttle Throttler(r, 1.0): polling sliding log, clumps of r at window edges"
 
-    async def run(self, jobs: Jobs, send: Send) -> None:
+    def gate(self) -> Gate | None:
         if math.isinf(self.quota.rate):  # no declared quota: nothing to limit
-            await for_each(jobs, send)
-            return
+            return None
         limit, period = throttler_args(self.quota)
-        throttler = Throttler(rate_limit=limit, period=period)
-
-        async def one(job: Job) -> None:
-            async with throttler:
-                await send(job)
-
-        await for_each(jobs, one)
+        return Throttler(rate_limit=limit, period=period)

@@ -34,7 +34,7 @@ from collections import deque
 from types import TracebackType
 from typing import ClassVar
 
-from strategies.base import Job, Jobs, Send, Strategy, for_each
+from strategies.base import Gate, Gated
 
 __all__ = ["CorrectedTokenBucket", "TokenBucket"]
 
@@ -177,7 +177,7 @@ class TokenBucket:
         return None
 
 
-class CorrectedTokenBucket(Strategy):
+class CorrectedTokenBucket(Gated):
     """Every job as its own task behind one :class:`TokenBucket` at the declared rate.
 
     The bucket's capacity is :attr:`capacity` (1 token): requests are released ``1/r`` apart, so no
@@ -192,11 +192,5 @@ class CorrectedTokenBucket(Strategy):
     #: Burst size of the bucket; subclass to compare larger bursts.
     capacity: ClassVar[float] = 1.0
 
-    async def run(self, jobs: Jobs, send: Send) -> None:
-        bucket = TokenBucket(self.quota.rate, capacity=self.capacity)
-
-        async def one(job: Job) -> None:
-            async with bucket:
-                await send(job)
-
-        await for_each(jobs, one)
+    def gate(self) -> Gate | None:
+        return TokenBucket(self.quota.rate, capacity=self.capacity)

@@ -18,7 +18,7 @@ import math
 import time
 from types import TracebackType
 
-from strategies.base import Job, Jobs, Send, Strategy, for_each
+from strategies.base import Gate, Gated
 
 __all__ = ["AsyncTokenBucket", "NaiveTokenBucket"]
 
@@ -60,20 +60,14 @@ class AsyncTokenBucket:
         pass
 
 
-class NaiveTokenBucket(Strategy):
+class NaiveTokenBucket(Gated):
     """One task per job, each inside ``async with AsyncTokenBucket(r)`` (the article's bucket alone)."""
 
     name = "token-bucket-naive"
     description = "the article's AsyncTokenBucket as published: int(rate) capacity, polling, time.monotonic"
 
-    async def run(self, jobs: Jobs, send: Send) -> None:
+    def gate(self) -> Gate | None:
         if math.isinf(self.quota.rate):  # no declared quota; int(inf) would raise before any request
-            await for_each(jobs, send)
-            return
-        bucket = AsyncTokenBucket(self.quota.rate)
-
-        async def one(job: Job) -> None:
-            async with bucket:
-                await send(job)
-
-        await for_each(jobs, one)
+            return None
+        # Built here, inside the run's loop: the published bucket stamps time.monotonic() when created.
+        return AsyncTokenBucket(self.quota.rate)
