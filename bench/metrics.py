@@ -70,13 +70,18 @@ def percentile(values: Iterable[float], p: float) -> float | None:
     return float(v[lo] + frac * (v[lo + 1] - v[lo]))
 
 
+#: Two instants closer than this to a window edge are taken as on it (see :func:`peak_window_count`).
+EDGE_S = 1e-9
+
+
 def peak_window_count(times: Iterable[float], window_s: float) -> int:
     """The most ``times`` in any half-open window ``[t, t + window_s)``.
 
-    Membership rule: ``a`` is in the window that starts at ``s`` iff ``a < s + window_s`` (and
-    ``a >= s``), the same float sum the mock server's sliding log uses to expire an entry
-    (``entry + window_s <= now`` means gone), so a log the sliding log accepted never counts more
-    than its limit. The maximum is attained by a window starting at a time in the input; a
+    Membership rule: ``a`` is in the window that starts at ``s`` iff ``s <= a < s + window_s - EDGE_S``.
+    ``EDGE_S`` (1 ns) absorbs float rounding: the server compares absolute clock readings, the metric
+    the same instants made relative to run start, and ``(x - t0) + W`` can round the other way from
+    ``x + W``; without it two arrivals exactly ``W`` apart (as the virtual loop's µs grid produces)
+    could count in one window that the server judged as two. The maximum is attained by a window starting at a time in the input; a
     two-pointer sweep over the sorted times finds it in O(n) after sorting. 0 for no times.
 
     >>> peak_window_count([0.0, 1.0], 1.0)  # 1.0 is not in [0.0, 1.0)
@@ -90,7 +95,7 @@ def peak_window_count(times: Iterable[float], window_s: float) -> int:
     best = 0
     i = 0
     for j, t in enumerate(ts):
-        while ts[i] + window_s <= t:  # ts[i] has left the window ending just after t
+        while ts[i] + window_s <= t + EDGE_S:  # ts[i] has left the window ending just after t
             i += 1
         best = max(best, j - i + 1)
     return best
@@ -109,7 +114,7 @@ def first_window_count(times: Iterable[float], window_s: float) -> int:
     ts = list(times)
     if not ts:
         return 0
-    end = min(ts) + window_s
+    end = min(ts) + window_s - EDGE_S
     return sum(1 for t in ts if t < end)
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bench import metrics
 from bench.metrics import (
+    EDGE_S,
     Metrics,
     compute,
     first_window_count,
@@ -111,7 +112,7 @@ def test_peak_bounds(times: list[float], w: float) -> None:
 
 @given(times_st, st.floats(0.001, 10))
 def test_peak_equals_brute_force(times: list[float], w: float) -> None:
-    brute = max((sum(1 for a in times if s <= a < s + w) for s in times), default=0)
+    brute = max((sum(1 for a in times if s <= a < s + w - EDGE_S) for s in times), default=0)
     assert peak_window_count(times, w) == brute
 
 
@@ -306,3 +307,13 @@ def test_to_dict_roundtrip_and_names() -> None:
 def test_bad_tier_limit() -> None:
     with pytest.raises(ValueError):
         compute([], [], [Tier(0, 1.0)], requests=0, cpu_s=None, oracle_makespan_s=None)
+
+
+def test_window_edge_survives_float_rounding_of_relative_times() -> None:
+    # On the server's absolute clock 17.704306 + 1.0 <= 18.704306: the sliding log saw the first arrival
+    # leave the window before the second came. Made relative to a run start of 1.859684, the same sum
+    # rounds the other way; the metric must still count two windows of one, not one window of two.
+    t0, a, b = 1.859684, 17.704306, 18.704306
+    assert a + 1.0 <= b and not (a - t0) + 1.0 <= b - t0
+    assert peak_window_count([a - t0, b - t0], 1.0) == 1
+    assert first_window_count([a - t0, b - t0], 1.0) == 1
