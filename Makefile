@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
-	$(BIN)/ruff check bench mock_server strategies tests
+	$(BIN)/ruff check bench mock_server strategies tests benchmarks examples
 	$(BIN)/mypy
 
 ## The harness's own paced-send accuracy (README "Harness accuracy").

@@ -81,8 +81,9 @@ def peak_window_count(times: Iterable[float], window_s: float) -> int:
     ``EDGE_S`` (1 ns) absorbs float rounding: the server compares absolute clock readings, the metric
     the same instants made relative to run start, and ``(x - t0) + W`` can round the other way from
     ``x + W``; without it two arrivals exactly ``W`` apart (as the virtual loop's µs grid produces)
-    could count in one window that the server judged as two. The maximum is attained by a window starting at a time in the input; a
-    two-pointer sweep over the sorted times finds it in O(n) after sorting. 0 for no times.
+    could count in one window that the server judged as two. The maximum is attained by a window
+    starting at a time in the input; a two-pointer sweep over the sorted times finds it in O(n) after
+    sorting. 0 for no times.
 
     >>> peak_window_count([0.0, 1.0], 1.0)  # 1.0 is not in [0.0, 1.0)
     1

@@ -1,0 +1,52 @@
+"""Retry only: a concurrency cap plus retries with exponential backoff, honouring ``Retry-After``.
+
+The classic "just retry" client: no rate limiter at all. Every job starts the moment it is released;
+at most ``quota.concurrency`` attempts are in flight (a semaphore held for the request only, not
+during the backoff sleep); a throttled or failed attempt is retried by :class:`RetryPolicy`
+(6 attempts, 0.5 s × 2^n ±25 % jitter from a seeded ``random.Random``, ``Retry-After`` honoured
+exactly). It learns the rate the hard way: every 429 is a request the server had to refuse.
+
+    strategy = RetryBackoff(quota)
+    await strategy.run(jobs, send)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import ClassVar
+
+import httpx
+
+from strategies.base import Job, Jobs, Quota, Send, Strategy, for_each
+from strategies.retry_policy import RetryPolicy, call_with_retries
+
+
+class RetryBackoff(Strategy):
+    """One task per job behind ``Semaphore(quota.concurrency)``; retries per :attr:`policy`.
+
+    Exactly one ``random.Random(seed)`` per strategy instance, drawn in the order retries happen, so
+    a run under the virtual clock is reproducible.
+    """
+
+    name = "retry-backoff"
+    description = ("no limiter: concurrency cap + retry 429/5xx with backoff 0.5 s×2^n ±25 % "
+                   "(6 attempts), Retry-After honoured exactly")
+    policy: ClassVar[RetryPolicy] = RetryPolicy()
+    seed: ClassVar[int] = 0
+
+    def __init__(self, quota: Quota) -> None:
+        super().__init__(quota)
+        self.rng = random.Random(self.seed)
+
+    async def run(self, jobs: Jobs, send: Send) -> None:
+        semaphore = asyncio.Semaphore(self.quota.concurrency)
+
+        async def attempt(job: Job) -> httpx.Response:
+            async with semaphore:
+                return await send(job)
+
+        async def one(job: Job) -> None:
+            await call_with_retries(lambda: attempt(job), self.policy, self.rng)
+
+        await for_each(jobs, one)
