@@ -224,7 +224,7 @@ def patch_time(
 ) -> Iterator[None]:
     """Make ``time.monotonic/perf_counter/time`` and their ``_ns`` forms read ``loop``'s clock.
 
-    ``time()``/``time_ns()`` return a wall-clock epoch captured at entry plus the virtual time elapsed.
+    ``time()``/``time_ns()`` return the wall clock's whole second at entry plus the virtual time elapsed.
     Names a library copied with ``from time import monotonic_ns`` are patched too: every module in
     ``modules`` (default: every loaded non-standard-library module, e.g. ``pyrate_limiter.clocks``)
     whose attribute *is* one of the original functions. Standard-library aliases (``threading``,
@@ -252,7 +252,9 @@ def patch_time(
         def virtual_ns() -> int:
             return round(loop_time() * 1e9)
 
-    epoch_ns: int = time.time_ns() - virtual_ns()
+    # Anchored on a whole wall-clock second: epoch resets and HTTP dates are whole seconds, so a
+    # fractional anchor would make their rounding, and so a run's timeline, vary from run to run.
+    epoch_ns: int = (time.time_ns() // 1_000_000_000) * 1_000_000_000 - virtual_ns()
     epoch_s = epoch_ns / 1e9
 
     # One distinct function per name, so that restoring maps each fake back to exactly one original.

@@ -137,9 +137,8 @@ def test_github_403_with_epoch_reset_is_waited_out() -> None:
     # At 1/s (the declared floor) the 5th request empties the window; its epoch reset (GitHub style,
     # rounded up to a whole second) holds everyone until the window has really reset: no 403 at all.
     assert (m.completion, m.attempts, m.errors) == (1.0, 12, 0)
-    # How much later than the true reset depends on where the wall clock's second falls: bench.clock
-    # anchors the patched time.time() to the real clock, so epoch rounding varies from run to run.
-    assert 27.0 < m.duration_s < 29.0
+    # Deterministic because bench.clock anchors the patched time.time() on a whole second.
+    assert m.duration_s == pytest.approx(23.25)
 
 
 def test_a_quota_cut_below_the_declared_rate_is_followed() -> None:
