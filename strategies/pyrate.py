@@ -59,7 +59,7 @@ from pyrate_limiter import (
 
 from strategies.base import Job, Jobs, Send, Strategy, Tier, for_each
 
-__all__ = ["PyrateMemory", "PyrateSqlite", "pyrate_rates"]
+__all__ = ["PyrateMemory", "PyrateMemoryBuffered", "PyrateSqlite", "pyrate_rates"]
 
 #: The bucket key every request is counted under (one client, one quota).
 KEY = "ratebench"
@@ -188,6 +188,19 @@ class PyrateMemory(_Pyrate):
 
     def _bucket(self, rates: list[Rate], workdir: Path) -> AbstractBucket:
         return InMemoryBucket(rates)
+
+
+class PyrateMemoryBuffered(PyrateMemory):
+    """:class:`PyrateMemory` with pyrate's own default ``buffer_ms=50``: every wait 50 ms longer.
+
+    DESIGN §7 normalises ``buffer_ms`` to 0 so that limiters compare at the declared rate; this variant
+    shows what that margin buys on a real network, where a clump released at the window edge reaches
+    the server a few milliseconds after the limiter's window opened.
+    """
+
+    name = "pyrate-memory-buffered"
+    description = "pyrate-limiter v4 in-memory sliding log with its default buffer_ms=50 (a margin per wait)"
+    buffer_ms = 50
 
 
 class PyrateSqlite(_Pyrate):

@@ -31,6 +31,7 @@ BUILTIN: dict[str, str] = {
     "asynciolimiter-strict": "strategies.asynciolimiter_variants:Strict",
     "asynciolimiter-leaky": "strategies.asynciolimiter_variants:Leaky",
     "pyrate-memory": "strategies.pyrate:PyrateMemory",
+    "pyrate-memory-buffered": "strategies.pyrate:PyrateMemoryBuffered",
     "pyrate-sqlite": "strategies.pyrate:PyrateSqlite",
     "worker-pool": "strategies.worker_pool:WorkerPool",
     "httpx-limits": "strategies.httpx_limits:HttpxLimits",
