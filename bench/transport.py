@@ -11,14 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
-from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 import httpx
@@ -27,15 +20,14 @@ from starlette.types import ASGIApp
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
+from mock_server.process import ServerError, ServerProcess
+
+__all__ = ["DEFAULT_LIMITS", "AsgiServer", "RealServer", "Server", "ServerError"]
 
 #: Generous enough that the harness's pool never throttles a strategy that did not ask for it.
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 #: Per-request timeouts; the pool wait is unbounded because the run's own timeout bounds it.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, pool=None)
-
-
-class ServerError(RuntimeError):
-    pass
 
 
 class Server(Protocol):
@@ -89,63 +81,15 @@ class AsgiServer:
             return await _arrivals(c)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RealServer:
-    """``python -m mock_server`` under uvicorn in a child process bound to 127.0.0.1.
-
-    Use as a context manager: the process is stopped (by its PID) on exit, whatever happened.
-    """
+class RealServer(ServerProcess):
+    """The mock server in a child process on 127.0.0.1 (:class:`mock_server.process.ServerProcess`),
+    spoken to over real sockets."""
 
     name = "http"
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, config: Path | None = None) -> None:
-        self.host = host
-        self.config = config
-        self.port = port or free_port()
-        self.base_url = f"http://{host}:{self.port}"
-        self._proc: subprocess.Popen[bytes] | None = None
-
     def __enter__(self) -> RealServer:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "mock_server", "--host", self.host, "--port", str(self.port),
-             *(["--config", str(self.config)] if self.config else [])],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/__admin/config", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise ServerError(f"mock server did not answer on {self.base_url} within 20 s")
-            # Start-up happens outside any event loop; waiting on the child doubles as the exit check.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(0.05)
-                err = self._proc.stderr.read().decode() if self._proc.stderr else ""
-                self.__exit__(None, None, None)
-                raise ServerError(f"mock server exited with {self._proc.returncode}: {err.strip()}")
-
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._proc.stderr:
-            self._proc.stderr.close()
+        super().__enter__()
+        return self
 
     @contextlib.asynccontextmanager
     async def client(self, limits: httpx.Limits | None = None) -> AsyncIterator[httpx.AsyncClient]:

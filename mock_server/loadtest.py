@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+
+from mock_server.process import ServerProcess
 
 HOST = "127.0.0.1"  # never anything else: this floods whatever it points at
 
@@ -183,21 +184,6 @@ def _admin(port: int, method: str, path: str, body: dict[str, Any] | None = None
     return result
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "mock_server", "--host", HOST, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            _admin(port, "GET", "/__admin/config")
-            return proc
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("mock server did not start") from None
-            time.sleep(0.1)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mock_server.loadtest", description=__doc__.splitlines()[0])
     ap.add_argument("--concurrency", type=int, default=50)
@@ -224,12 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(coro)
 
-    from bench.transport import free_port
-
-    port = free_port()
-    proc = start_server(port)
     results: list[Measurement] = []
-    try:
+    with ServerProcess(HOST) as server:
+        port = server.port
         with tempfile.TemporaryDirectory() as tmp:
             for rep in range(args.repeat):
                 # Rotate the order so that no variant always runs first (warm caches, CPU boost).
@@ -237,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 for v in order:
                     _admin(port, "POST", "/__admin/reset", variant_config(v, Path(tmp)))
                     m = run(drive(port, args.concurrency, args.duration, args.warmup, args.max_requests, v,
-                                  proc.pid))
+                                  server.pid))
                     logged = _admin(port, "GET", "/__admin/stats")["logged"]
                     results.append(m)
                     cpu = (f"server CPU {m.server_cpu:.0%}, " if m.server_cpu is not None else "") + \
@@ -245,9 +228,6 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"run {rep + 1} {v:>6}: {m.rps:8.0f} req/s  ({m.requests} in {m.seconds:.2f} s, "
                           f"{cpu}, statuses {m.statuses}, logged {logged})", file=sys.stderr)
             _admin(port, "POST", "/__admin/reset", variant_config("off", Path(tmp)))  # close the file log
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
     def median(variant: str, attr: str) -> float | None:
         xs = [getattr(m, attr) for m in results if m.variant == variant]

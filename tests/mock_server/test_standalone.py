@@ -3,9 +3,6 @@ statuses, headers, ordering; no rates)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.transport import free_port
+from mock_server.process import ServerProcess
 
 pytestmark = pytest.mark.realserver
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,38 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def serve(config: Path, *extra: str) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mock_server", "--config", str(config), "--port", str(port), *extra],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{base}/__admin/config", timeout=0.5)  # any answer, even 401, means ready
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"server exited with {proc.returncode}: {err}") from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not answer within 20 s") from None
-                time.sleep(0.05)
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+    with ServerProcess(config=config, extra_args=extra) as server:
+        yield server.base_url
 
 
 def test_github_example_over_http() -> None:
