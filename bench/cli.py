@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,14 +44,10 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _arrivals_from_csv(run_dir: Path) -> dict[str, list[Arrival]]:
-    """Per strategy, the first repeat's server arrivals as recorded in requests.csv."""
-    out: dict[str, list[Arrival]] = {}
-    for (strategy, repeat), attempts in results.read_requests(run_dir / "requests.csv").items():
-        if repeat == 0:
-            out[strategy] = [Arrival(f"{a.job}.{a.attempt}", a.arrival_s, a.status) for a in attempts
-                             if a.arrival_s is not None]
-    return out
+def _timeline_series(run_dir: Path) -> list[tuple[str, list[Arrival]]]:
+    """Per strategy, the first repeat's server arrivals (arrivals.csv: the server's own log)."""
+    logs = results.read_arrivals(run_dir / "arrivals.csv")
+    return [(strategy, arrivals) for (strategy, repeat), arrivals in logs.items() if repeat == 0]
 
 
 def write_report(run_dir: Path) -> str:
@@ -57,9 +55,12 @@ def write_report(run_dir: Path) -> str:
     from bench import plots
 
     doc = results.load(run_dir)
-    scenario = scenarios.from_dict(doc["meta"]["scenario"], doc["meta"]["scenario"].get("name", "scenario"))
-    tiers = [Tier(q.limit, q.window_s) for q in scenario.server.quota]
-    series = list(_arrivals_from_csv(run_dir).items())
+    try:
+        quota = doc["meta"]["resolved"]["server"]["quota"]
+        tiers = [Tier(q["limit"], q["window_s"]) for q in quota]
+        series = _timeline_series(run_dir)
+    except (KeyError, TypeError, ValueError, OSError) as e:
+        raise ValueError(f"{run_dir}: not a complete ratebench run directory ({e!r})") from None
     charts = []
     if series:
         plots.timeline(run_dir / "charts" / "timeline.png", series, tiers)
@@ -99,10 +100,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
 
-    run_dir = results.new_run_dir(Path(args.out), scenario.name)
+    try:
+        run_dir = results.new_run_dir(Path(args.out), scenario.name)
+    except OSError as e:
+        raise UsageError(str(e)) from None
     transport = "asgi" if args.clock == "virtual" else "http"
     writer = results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
                                                       scenario=scenario.source | {"name": scenario.name},
+                                                      resolved=scenario.resolved(),
                                                       strategies=list(names), repeat=args.repeat))
     total = len(names) * args.repeat
     print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
@@ -161,13 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a SIGTERM ends the run like Ctrl-C: partial results kept, server stopped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         return func(args)
     except UsageError as e:
         print(f"ratebench: {e}", file=sys.stderr)
         return 2
-
-
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -19,11 +19,11 @@ See docs/metrics.md for the definitions, edge cases and the reasons behind them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, runtime_checkable
 
-from bench.records import TRANSPORT_ERROR, Attempt
+from bench.records import CANCELLED, Attempt
 from mock_server.log import Arrival
 from strategies.base import Tier
 
@@ -227,12 +227,12 @@ class Metrics:
     queue_wait_p99_ms: float | None
     service_p50_ms: float | None
     service_p99_ms: float | None
-    peak_window_count: tuple[int, ...]
+    peak_window_count: tuple[int, ...]  # empty when the server's log is incomplete
     burst_ratio: float | None
     first_window_count: tuple[int, ...]
     completion: float | None
     efficiency: float | None
-    peak_concurrency: int
+    peak_concurrency: int | None  # None when the server's log is incomplete
     cpu_s_per_1k: float | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,18 +269,24 @@ def _ratio(num: float, den: float | None) -> float | None:
 
 def compute(
     attempts: Sequence[Attempt],
-    arrivals: Sequence[Arrival],
+    arrivals: Sequence[Arrival] | None,
     tiers: Sequence[Tier],
     requests: int,
     cpu_s: float | None,
     oracle_makespan_s: float | None,
+    rejected: Collection[int] = (429,),
 ) -> Metrics:
     """All §4 metrics of one run.
 
     ``attempts``: the client's records, one per HTTP call; ``arrivals``: the server's log (times
-    relative to run start); ``tiers``: the quota tiers (limit >= 1) the window counts are taken
-    against; ``requests``: jobs in the workload; ``cpu_s``: client CPU seconds (``None`` if not
-    measured); ``oracle_makespan_s``: from :func:`oracle_makespan` for the same workload and quota.
+    relative to run start), or ``None`` when the server did not keep all of it (then the window
+    counts are empty and the burst ratio and peak concurrency ``None``: a partial log would understate
+    them); ``tiers``: the quota tiers (limit >= 1) the window counts are taken against;
+    ``requests``: jobs in the workload; ``cpu_s``: client CPU seconds (``None`` if not measured);
+    ``oracle_makespan_s``: from :func:`oracle_makespan` for the same workload and quota;
+    ``rejected``: the statuses the server answers a rate-limit rejection with (429, and 403 for
+    GitHub-style APIs): those attempts count as ``throttled``, not ``errors``. Attempts cut short by
+    the run's timeout (status :data:`~bench.records.CANCELLED`) are neither.
 
     Per-job metrics use each job's *final* attempt (highest ``attempt`` number); a job the strategy
     never sent has no latency and cannot succeed. An empty run gives zero counts and ``None`` for
@@ -296,8 +302,8 @@ def compute(
     finals = [max(js, key=lambda a: (a.attempt, a.done_s)) for js in by_job.values()]
     firsts = [min(js, key=lambda a: (a.attempt, a.sent_s)) for js in by_job.values()]
 
-    throttled = sum(1 for a in attempts if a.status == 429)
-    errors = sum(1 for a in attempts if a.status == TRANSPORT_ERROR or (not a.ok and a.status != 429))
+    throttled = sum(1 for a in attempts if a.status in rejected)
+    errors = sum(1 for a in attempts if a.status != CANCELLED and not a.ok and a.status not in rejected)
     succeeded = sum(1 for a in finals if a.ok)
 
     duration_s = max(a.done_s for a in attempts) - min(a.sent_s for a in attempts) if attempts else None
@@ -306,14 +312,15 @@ def compute(
     queue_wait = [f.sent_s - f.intended_s for f in firsts]
     service = [a.done_s - a.sent_s for a in attempts]
 
-    times = [a.t for a in arrivals]
-    peaks = tuple(peak_window_count(times, t.window_s) for t in tiers)
-    firsts_w = tuple(first_window_count(times, t.window_s) for t in tiers)
+    times = [a.t for a in arrivals or ()]
+    measured = tiers if arrivals is not None else ()
+    peaks = tuple(peak_window_count(times, t.window_s) for t in measured)
+    firsts_w = tuple(first_window_count(times, t.window_s) for t in measured)
     for t in tiers:
         if t.limit < 1:
             raise ValueError(f"compute: tier limit must be >= 1, got {t!r}")
     # Binding tier for this run: the one the run came closest to (or went furthest past).
-    burst_ratio = max((p / t.limit for p, t in zip(peaks, tiers, strict=True)), default=None)
+    burst_ratio = max((p / t.limit for p, t in zip(peaks, measured, strict=True)), default=None)
 
     efficiency: float | None = None
     if oracle_makespan_s is not None and requests > 0 and succeeded >= requests and finals:
@@ -341,7 +348,7 @@ def compute(
         first_window_count=firsts_w,
         completion=_ratio(succeeded, requests),
         efficiency=efficiency,
-        peak_concurrency=peak_concurrency(arrivals),
+        peak_concurrency=None if arrivals is None else peak_concurrency(arrivals),
         cpu_s_per_1k=None if cpu_s is None or not attempts else cpu_s * 1000.0 / len(attempts),
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.records import Arrival
-from strategies.base import Tier
+from strategies.base import Quota, Tier
 
 BIN_S = 0.1
 
@@ -27,7 +27,7 @@ def timeline(path: Path, series: Sequence[tuple[str, Sequence[Arrival]]], tiers:
     t_end = max((a.t for _, arr in series for a in arr), default=1.0)
     bins = max(1, math.ceil((t_end + 1e-9) / BIN_S))
     fig, axes = plt.subplots(n, 1, figsize=(10, 1.3 * n + 0.8), sharex=True, squeeze=False)
-    binding = min(tiers, key=lambda t: (t.rate, t.window_s)) if tiers else None
+    binding = Quota(tuple(tiers)).binding
     for ax, (name, arrivals) in zip(axes[:, 0], series, strict=True):
         ok, rejected, other = [0] * bins, [0] * bins, [0] * bins
         for a in arrivals:

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 from mock_server.log import Arrival
 
-__all__ = ["TRANSPORT_ERROR", "Arrival", "Attempt"]
+__all__ = ["CANCELLED", "TRANSPORT_ERROR", "Arrival", "Attempt"]
 
 #: ``status`` of an attempt that never got an HTTP response (connect error, timeout, reset).
 TRANSPORT_ERROR = 0
+#: ``status`` of an attempt still in flight when the run's timeout cut the strategy off: not an error
+#: of the server or the network, so it counts neither as throttled nor as an error.
+CANCELLED = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,7 @@ class Attempt:
     sent_s: float  # just before the HTTP call
     arrival_s: float | None  # server's log time; None when the request never reached the server
     done_s: float  # response fully received, or the transport error raised
-    status: int  # HTTP status, or TRANSPORT_ERROR
+    status: int  # HTTP status, TRANSPORT_ERROR or CANCELLED
 
     @property
     def ok(self) -> bool:

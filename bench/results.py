@@ -4,7 +4,8 @@ A run directory is created fresh for every invocation (an existing one is never 
 ``INCOMPLETE`` until the last strategy has been written, and rewritten after each strategy so an
 interrupted run keeps everything measured so far.
 
-Layout: ``results.json``, ``requests.csv``, ``report.md``, ``charts/*.png``.
+Layout: ``results.json``, ``requests.csv``, ``arrivals.csv`` (the server's log), ``report.md``,
+``report.html``, ``charts/*.png``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.records import Attempt
-from bench.runner import RunResult
+from bench.records import Arrival, Attempt
+
+if TYPE_CHECKING:  # results only reads run results; importing the runner would invert the layers
+    from bench.runner import RunResult
 
 SCHEMA_VERSION = 1
 CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "arrival_s", "done_s", "status")
+#: The server's own log, per run: ground truth for every burst metric and for peak concurrency.
+ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight")
 INCOMPLETE = "INCOMPLETE"
 PACKAGES = ("httpx", "httpcore", "sniffio", "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
             "asyncio-throttle", "asynciolimiter", "pyrate-limiter", "tenacity", "aiobreaker", "purgatory",
@@ -34,7 +39,10 @@ PACKAGES = ("httpx", "httpcore", "sniffio", "starlette", "uvicorn", "httptools",
 def new_run_dir(parent: Path, scenario: str) -> Path:
     """``parent/<UTC time>-<scenario>``, with ``-2``, ``-3``… if taken: never an existing directory."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"--out {parent}: exists and is not a directory") from None
     for n in range(1, 1000):
         path = parent / (f"{stamp}-{scenario}" + (f"-{n}" if n > 1 else ""))
         try:
@@ -69,8 +77,10 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def meta(*, clock: str, transport: str, scenario: dict[str, Any], strategies: list[str], repeat: int,
-         argv: list[str] | None = None) -> dict[str, Any]:
+def meta(*, clock: str, transport: str, scenario: dict[str, Any], resolved: dict[str, Any], strategies: list[str],
+         repeat: int, argv: list[str] | None = None) -> dict[str, Any]:
+    """Run metadata: where, with what, and the scenario both as written (``scenario``) and as run,
+    defaults filled in (``resolved``)."""
     return {
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
@@ -85,6 +95,7 @@ def meta(*, clock: str, transport: str, scenario: dict[str, Any], strategies: li
         "repeat": repeat,
         "argv": argv if argv is not None else sys.argv,
         "scenario": scenario,
+        "resolved": resolved,
     }
 
 
@@ -102,6 +113,8 @@ class RunWriter:
         self.runs: list[dict[str, Any]] = []
         with (path / "requests.csv").open("w", newline="") as f:
             csv.writer(f).writerow(CSV_FIELDS)
+        with (path / "arrivals.csv").open("w", newline="") as f:
+            csv.writer(f).writerow(ARRIVAL_FIELDS)
         self._write_json(complete=False)
 
     def add(self, r: RunResult) -> None:
@@ -110,6 +123,10 @@ class RunWriter:
             w = csv.writer(f)
             for a in r.attempts:
                 w.writerow(csv_row(r.strategy, r.repeat, a))
+        with (self.path / "arrivals.csv").open("a", newline="") as f:
+            w = csv.writer(f)
+            for v in r.arrivals:
+                w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight])
         self._write_json(complete=False)
 
     def finish(self) -> None:
@@ -141,11 +158,29 @@ def read_requests(path: Path) -> dict[tuple[str, int], list[Attempt]]:
     return out
 
 
+def read_arrivals(path: Path) -> dict[tuple[str, int], list[Arrival]]:
+    """``arrivals.csv`` back into the server's log, grouped by (strategy, repeat)."""
+    out: dict[tuple[str, int], list[Arrival]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            a = Arrival(row["request_id"], float(row["t"]), int(row["status"]), row["key"], int(row["in_flight"]))
+            out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
+    return out
+
+
 def load(run_dir: Path) -> dict[str, Any]:
     p = Path(run_dir) / "results.json"
     if not p.exists():
         raise FileNotFoundError(f"{run_dir}: no results.json (not a run directory)")
-    doc: dict[str, Any] = json.loads(p.read_text())
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{p}: schema_version {doc.get('schema_version')!r} is not {SCHEMA_VERSION}")
-    return doc
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{p}: cannot read it: {e}") from None
+    if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION:
+        version = doc.get("schema_version") if isinstance(doc, dict) else None
+        raise ValueError(f"{p}: schema_version {version!r} is not {SCHEMA_VERSION}")
+    for key in ("meta", "runs"):
+        if key not in doc:
+            raise ValueError(f"{p}: no {key!r} (not a ratebench results file)")
+    result: dict[str, Any] = doc
+    return result

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from bench import metrics
-from bench.records import TRANSPORT_ERROR, Arrival, Attempt
+from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
 from bench.transport import Server
 from mock_server import policies
@@ -51,23 +51,38 @@ def _wall() -> float:
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
-def oracle_makespan(scenario: Scenario) -> float | None:
-    """How long the fastest client the server's policy allows would take for this workload."""
-    if not scenario.server.quota:
+def oracle_makespan(scenario: Scenario, server_t0: float = 0.0) -> float | None:
+    """How long the fastest client the server's policy allows would take for this workload.
+
+    ``server_t0`` is the server clock at run start: clock-aligned windows (``floor(now / W)``) sit
+    where the server's clock puts them, not at the run's start. ``None`` where the oracle cannot know
+    the answer: no quota, quotas that change during the run (schedule, neighbour, penalty, lockout),
+    a server concurrency cap, or a random latency model.
+    """
+    server = scenario.server
+    d = server.dynamics
+    if (not server.quota or d.schedule or d.neighbour or d.penalty or d.lockout_s or server.concurrency.limit
+            or server.latency.model != "fixed"):
         return None
-    return metrics.oracle_makespan(scenario.workload.release_times(), policies.build(scenario.server.quota),
-                                   scenario.latency_s)
+    releases = [server_t0 + r for r in scenario.workload.release_times()]
+    return metrics.oracle_makespan(releases, policies.build(server.quota), scenario.latency_s)
 
 
 async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0) -> RunResult:
     await server.reset(scenario.server)
-    strategy = strategy_cls(scenario.declared)
     loop = asyncio.get_running_loop()
     releases = scenario.workload.release_times()
     pending: list[tuple[str, Attempt]] = []
     tries: Counter[int] = Counter()
 
-    async with server.client(strategy.client_limits) as client:
+    try:
+        strategy: Strategy | None = strategy_cls(scenario.declared)
+        error = None
+    except Exception as e:  # configuring from the declared quota failed: a finding, not a harness crash
+        strategy, error = None, _describe(e)
+    limits = strategy.client_limits if strategy else None
+
+    async with server.client(limits) as client:
         t0 = loop.time()
 
         async def jobs() -> AsyncIterator[Job]:
@@ -87,26 +102,44 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 response = await client.get(API_PATH, headers={"x-request-id": rid})
                 status = response.status_code
                 return response
+            except asyncio.CancelledError:
+                status = CANCELLED
+                raise
             finally:
                 # Recorded even when cancelled or failed: the attempt happened and may have reached the server.
                 pending.append((rid, Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status)))
 
         cpu0, wall0 = time.process_time(), _wall()
-        status, error = "ok", None
-        try:
-            await asyncio.wait_for(strategy.run(jobs(), send), scenario.timeout_s)
-        except TimeoutError:
-            status, error = "timeout", f"did not finish within {scenario.timeout_s:g} s"
-        except Exception as e:  # a strategy's own bug is a finding for the table, not a crash of the harness
-            status, error = "failed", "".join(traceback.format_exception_only(e)).strip()
+        status = "failed" if strategy is None else "ok"
+        if strategy is not None:
+            try:
+                await asyncio.wait_for(strategy.run(jobs(), send), scenario.timeout_s)
+            except TimeoutError:
+                status, error = "timeout", f"did not finish within {scenario.timeout_s:g} s"
+            except Exception as e:  # a strategy's own bug is a finding for the table, not a crash of the harness
+                status, error = "failed", _describe(e)
         cpu_s, wall_s = time.process_time() - cpu0, _wall() - wall0
 
-    arrivals = tuple(replace(a, t=a.t - t0) for a in await server.arrivals())
+    log = await server.arrivals()
+    arrivals = tuple(replace(a, t=a.t - t0) for a in log.arrivals)
     by_id = {a.request_id: a.t for a in arrivals}
     attempts = tuple(sorted((replace(a, arrival_s=by_id.get(rid)) for rid, a in pending),
                             key=lambda a: (a.sent_s, a.job, a.attempt)))
+    if not log.complete:
+        note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
+        error = f"{error}; {note}" if error else note
     # Burst metrics judge against what the server enforces, which may differ from what it declares.
     enforced = tuple(Tier(q.limit, q.window_s) for q in scenario.server.quota)
-    m = metrics.compute(attempts, arrivals, enforced, requests=len(releases), cpu_s=cpu_s,
-                        oracle_makespan_s=oracle_makespan(scenario))
+    m = metrics.compute(
+        attempts, arrivals if log.complete else None, enforced, requests=len(releases),
+        # In-process, the server's CPU is the client's: a per-request CPU figure would be meaningless.
+        cpu_s=cpu_s if server.name != "asgi" else None,
+        # Client and server read one clock (system monotonic, or the virtual loop): t0 is the server's too.
+        oracle_makespan_s=oracle_makespan(scenario, t0),
+        rejected={429, scenario.server.headers.reject_status},
+    )
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s)
+
+
+def _describe(e: BaseException) -> str:
+    return "".join(traceback.format_exception_only(e)).strip()

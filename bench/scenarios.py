@@ -24,6 +24,8 @@ limits::
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from mock_server.config import ConfigError, ServerConfig
 from strategies.base import Quota, Tier
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
 RELEASES = ("batch", "rate")
 
 
@@ -72,6 +75,17 @@ class Scenario:
     def latency_s(self) -> float:
         return self.server.latency_ms / 1000
 
+    def resolved(self) -> dict[str, Any]:
+        """Everything the run used, defaults filled in (``source`` is only what the file said)."""
+        return {
+            "name": self.name,
+            "server": self.server.to_dict(),
+            "declared": {"tiers": [{"limit": t.limit, "window_s": t.window_s} for t in self.declared.tiers],
+                         "concurrency": self.declared.concurrency},
+            "workload": {"jobs": self.workload.jobs, "release": self.workload.release, "rate": self.workload.rate},
+            "timeout_s": self.timeout_s,
+        }
+
 
 def _int(d: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
     v = d.get(key, default)
@@ -82,8 +96,8 @@ def _int(d: Mapping[str, Any], key: str, where: str, default: int | None = None)
 
 def _positive(d: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
     v = d.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-        raise ScenarioError(f"{where}.{key}: must be a number > 0, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not (0 < v < math.inf):
+        raise ScenarioError(f"{where}.{key}: must be a finite number > 0, got {v!r}")
     return float(v)
 
 
@@ -106,11 +120,20 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
         server = ServerConfig.from_dict(data.get("server", {}))
     except ConfigError as e:
         raise ScenarioError(str(e)) from None
+    if not server.log.enabled:
+        raise ScenarioError("server.log.enabled: must be true for a benchmark (burst metrics come from the "
+                            "arrival log)")
+    name = data.get("name", name)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ScenarioError(f"name: must be letters, digits, '.', '_' or '-' (it names the run directory), "
+                            f"got {name!r}")
 
     wl = _table(data, "workload", {"jobs", "release", "rate"})
     release = wl.get("release", "batch")
     if release not in RELEASES:
         raise ScenarioError(f"workload.release: must be one of {', '.join(RELEASES)}, got {release!r}")
+    if release == "batch" and "rate" in wl:
+        raise ScenarioError("workload.rate: only with release = \"rate\" (a batch releases every job at once)")
     rate = _positive(wl, "rate", "workload") if release == "rate" else None
     workload = Workload(_int(wl, "jobs", "workload"), release, rate)
 
@@ -129,7 +152,7 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
     declared = Quota(tuple(Tier(q.limit, q.window_s) for q in declared_tiers), concurrency)
 
     return Scenario(
-        name=str(data.get("name", name)),
+        name=name,
         description=str(data.get("description", "")),
         server=server,
         declared=declared,
@@ -152,9 +175,12 @@ def load(name_or_path: str) -> Scenario:
             raise ScenarioError(f"unknown scenario {name_or_path!r} (built-in: {', '.join(builtin_names())}; "
                                 "or give a path to a .toml file)")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{path}: cannot read the scenario file: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path}: not valid TOML: {e}") from None
-    return from_dict(data, path.stem)
+    stem = path.stem if _NAME.fullmatch(path.stem) else "scenario"
+    return from_dict(data, stem)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
@@ -22,12 +23,25 @@ from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
 from mock_server.process import ServerError, ServerProcess
 
-__all__ = ["DEFAULT_LIMITS", "AsgiServer", "RealServer", "Server", "ServerError"]
+__all__ = ["DEFAULT_LIMITS", "AsgiServer", "RealServer", "Server", "ServerError", "ServerLog"]
 
 #: Generous enough that the harness's pool never throttles a strategy that did not ask for it.
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 #: Per-request timeouts; the pool wait is unbounded because the run's own timeout bounds it.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, pool=None)
+
+
+@dataclass(frozen=True)
+class ServerLog:
+    """The server's arrival log for one run, and whether it holds every arrival."""
+
+    arrivals: list[Arrival]
+    dropped: int  # arrivals the bounded in-memory log let go
+    sink: str  # "memory", "file:<path>" or "off"
+
+    @property
+    def complete(self) -> bool:
+        return self.dropped == 0 and self.sink != "off"
 
 
 class Server(Protocol):
@@ -38,19 +52,38 @@ class Server(Protocol):
 
     async def reset(self, config: ServerConfig) -> None: ...
 
-    async def arrivals(self) -> list[Arrival]: ...
+    async def arrivals(self) -> ServerLog: ...
 
 
 async def _reset(admin: httpx.AsyncClient, config: ServerConfig) -> None:
-    r = await admin.post("/__admin/reset", json=config.to_dict())
+    try:
+        r = await admin.post("/__admin/reset", json=config.to_dict())
+    except httpx.HTTPError as e:
+        raise ServerError(f"mock server did not answer the reset: {e!r}") from None
     if r.status_code != 200:
         raise ServerError(f"mock server refused the config: {r.text}")
 
 
-async def _arrivals(admin: httpx.AsyncClient) -> list[Arrival]:
-    r = await admin.get("/__admin/log")
-    r.raise_for_status()
-    return from_json(r.json())
+async def _arrivals(admin: httpx.AsyncClient) -> ServerLog:
+    try:
+        r = await admin.get("/__admin/log")
+        r.raise_for_status()
+    except httpx.HTTPError as e:
+        raise ServerError(f"mock server did not give its arrival log: {e!r}") from None
+    data = r.json()
+    return ServerLog(from_json(data), int(data.get("dropped", 0)), str(data.get("sink", "memory")))
+
+
+class _TimedASGITransport(httpx.ASGITransport):
+    """``ASGITransport`` ignores httpx timeouts; apply the read timeout the real client has, so a
+    hanging response ends the same way (a transport error) in both modes."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            async with asyncio.timeout(DEFAULT_TIMEOUT.read):
+                return await super().handle_async_request(request)
+        except TimeoutError:
+            raise httpx.ReadTimeout("no response within the read timeout", request=request) from None
 
 
 class AsgiServer:
@@ -69,14 +102,14 @@ class AsgiServer:
             loop = asyncio.get_running_loop()
             self._app = create_app(ServerConfig(), clock=loop.time)
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(self._app), base_url="http://mock") as c:
+        async with httpx.AsyncClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
             yield c
 
     async def reset(self, config: ServerConfig) -> None:
         async with self.client() as c:
             await _reset(c, config)
 
-    async def arrivals(self) -> list[Arrival]:
+    async def arrivals(self) -> ServerLog:
         async with self.client() as c:
             return await _arrivals(c)
 
@@ -101,6 +134,6 @@ class RealServer(ServerProcess):
         async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as c:
             await _reset(c, config)
 
-    async def arrivals(self) -> list[Arrival]:
+    async def arrivals(self) -> ServerLog:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as c:
             return await _arrivals(c)

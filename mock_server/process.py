@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,11 +52,22 @@ class ServerProcess:
 
     def __enter__(self) -> ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # A file, not a pipe: nobody reads the child's stderr during a run, and a full pipe would
+        # freeze the server at its first ~64 KiB of warnings.
+        self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "mock_server", "--host", self.host, "--port", str(self.port),
              *(["--config", str(self.config)] if self.config else []), *self.extra_args],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env, stdout=subprocess.DEVNULL, stderr=self._stderr,
         )
+        try:
+            return self._wait_until_ready()
+        except BaseException:  # Ctrl-C or SIGTERM during start-up too: never leave the child behind
+            self.__exit__(None, None, None)
+            raise
+
+    def _wait_until_ready(self) -> ServerProcess:
+        assert self._proc is not None
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -64,14 +76,11 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                self.__exit__(None, None, None)
                 raise ServerError(f"mock server did not answer on {self.base_url} within 20 s")
             # Start-up happens outside any event loop; waiting on the child doubles as the exit check.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(0.05)
-                err = self._proc.stderr.read().decode() if self._proc.stderr else ""
-                self.__exit__(None, None, None)
-                raise ServerError(f"mock server exited with {self._proc.returncode}: {err.strip()}")
+                raise ServerError(f"mock server exited with {self._proc.returncode}: {self.stderr().strip()}")
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         if self._proc is None:
@@ -83,5 +92,9 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        if self._proc.stderr:
-            self._proc.stderr.close()
+        self._stderr.close()
+
+    def stderr(self) -> str:
+        """What the server has written to its stderr so far."""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")

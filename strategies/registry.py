@@ -15,7 +15,9 @@ from importlib.metadata import entry_points
 
 from strategies.base import Strategy
 
-# name -> "module:Class"; imported lazily so listing never pays for every limiter library.
+# name -> "module:Class", imported lazily: names() imports nothing, and resolving one name imports only
+# that module (and its limiter library). `ratebench list` resolves every name to show its description,
+# so it does import them all.
 BUILTIN: dict[str, str] = {
     "unlimited": "strategies.unlimited:Unlimited",
     "semaphore": "strategies.semaphore:SemaphoreOnly",

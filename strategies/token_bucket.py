@@ -179,11 +179,12 @@ class TokenBucket:
 class CorrectedTokenBucket(Gated):
     """Every job as its own task behind one :class:`TokenBucket` at the declared rate.
 
-    The bucket's capacity is :attr:`capacity` (1 token): requests are released ``1/r`` apart, so no
-    half-open window of the binding tier's length holds more than its limit (exactly so in virtual
-    time; in real time a late timer can release a missed slot together with the next one, see the
-    module doc). A capacity of ``r`` would burst ``r`` at once and allow ``2r − 1`` in the first second,
-    like ``AsyncLimiter(r, 1)``.
+    The bucket's capacity is :attr:`capacity` (1 token): each token is counted from the moment it is
+    handed out ("now"), so grants are at least ``1/r`` apart and no half-open window of the binding
+    tier's length holds more than its limit. In virtual time they land exactly on the ``1/r`` slots; in
+    real time a late timer delays that grant and every later one by its lateness (the schedule slips,
+    a missed slot is never released together with the next), see the module doc. A capacity of ``r``
+    would burst ``r`` at once and allow ``2r − 1`` in the first second, like ``AsyncLimiter(r, 1)``.
     """
 
     name = "token-bucket"

@@ -46,8 +46,8 @@ def test_run_writes_a_complete_directory(tmp_path: Path, scenario_file: Path,
             "--clock", "virtual", "--repeat", "2", "--out", str(out)]
     assert main(args) == 0
     (run_dir,) = run_dirs(out)
-    assert {p.name for p in run_dir.iterdir()} == {"results.json", "requests.csv", "report.md", "report.html",
-                                                       "charts"}
+    assert {p.name for p in run_dir.iterdir()} == {"results.json", "requests.csv", "arrivals.csv", "report.md",
+                                                       "report.html", "charts"}
     assert (run_dir / "charts" / "timeline.png").stat().st_size > 1000
     doc = results.load(run_dir)
     assert doc["complete"] is True and doc["schema_version"] == results.SCHEMA_VERSION
@@ -74,19 +74,24 @@ def test_requests_csv_recomputes_every_count_and_percentile(tmp_path: Path, scen
     (run_dir,) = run_dirs(out)
     doc = json.loads((run_dir / "results.json").read_text())
     rows = results.read_requests(run_dir / "requests.csv")
+    logs = results.read_arrivals(run_dir / "arrivals.csv")
     for run in doc["runs"]:
-        attempts = rows[(run["strategy"], run["repeat"])]
-        arrivals = [Arrival(f"{a.job}.{a.attempt}", a.arrival_s, a.status) for a in attempts
-                    if a.arrival_s is not None]
+        key = (run["strategy"], run["repeat"])
+        attempts = rows[key]
+        # requests.csv alone: every arrival joined to its attempt carries the server's time and status.
+        from_requests = [Arrival(f"{a.job}.{a.attempt}", a.arrival_s, a.status) for a in attempts
+                         if a.arrival_s is not None]
         reported = run["metrics"]
-        again = metrics.compute(attempts, arrivals, [Tier(3, 1.0)], requests=12, cpu_s=None,
+        again = metrics.compute(attempts, from_requests, [Tier(3, 1.0)], requests=12, cpu_s=None,
                                 oracle_makespan_s=None).to_dict()
-        # cpu_s_per_1k needs the process CPU time, peak_concurrency the server's in-flight count, and
-        # efficiency the oracle: none of them is a count or percentile of the attempts.
-        for key in ("cpu_s_per_1k", "peak_concurrency", "efficiency"):
-            again.pop(key)
-        for key, value in again.items():
-            assert reported[key] == value, (run["strategy"], key)
+        # peak_concurrency needs the server's in-flight counts (arrivals.csv); efficiency the oracle and
+        # cpu_s_per_1k the process CPU time: neither is a count or percentile of the attempts.
+        for name in ("peak_concurrency", "efficiency", "cpu_s_per_1k"):
+            again.pop(name)
+        for name, value in again.items():
+            assert reported[name] == value, (run["strategy"], name)
+        assert reported["peak_concurrency"] == metrics.peak_concurrency(logs[key])
+        assert sorted(a.t for a in logs[key]) == sorted(a.t for a in from_requests)
 
 
 @pytest.mark.parametrize(
@@ -155,3 +160,62 @@ def test_report_rebuilds_from_disk(tmp_path: Path, scenario_file: Path) -> None:
     assert main(["report", str(run_dir)]) == 0
     assert "token-bucket" in (run_dir / "report.md").read_text()
     assert main(["report", str(tmp_path)]) == 2
+
+
+def test_out_that_is_a_file_exits_2(tmp_path: Path, scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "taken"
+    out.write_text("not a directory")
+    assert main(["run", "--scenario", str(scenario_file), "--strategies", "unlimited", "--clock", "virtual",
+                 "--out", str(out)]) == 2
+    assert "--out" in capsys.readouterr().err and out.read_text() == "not a directory"
+
+
+def test_report_on_a_foreign_results_json_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "results.json").write_text('{"schema_version": 1}')
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a ratebench results file" in capsys.readouterr().err
+
+
+def _children(pid: int, needle: str) -> list[int]:
+    import subprocess
+
+    ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    return [int(f[0]) for f in (line.split(None, 2) for line in ps.splitlines())
+            if len(f) == 3 and f[1] == str(pid) and needle in f[2]]
+
+
+@pytest.mark.realserver
+def test_sigterm_keeps_the_partial_run_and_stops_the_server(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = tmp_path / "slow.toml"
+    slow.write_text(SCENARIO.replace("jobs = 12", "jobs = 60"))  # 3 per second: ~20 s per strategy
+    out = tmp_path / "o"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--scenario", str(slow), "--strategies",
+                             "token-bucket,aiolimiter", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait (outside any event loop) for the mock server child to answer, then for the first run.
+        deadline = time.monotonic() + 60
+        server: list[int] = []
+        while not server and time.monotonic() < deadline:
+            server = _children(proc.pid, "mock_server")
+            time.sleep(0.1)
+        assert server, "the mock server never started"
+        time.sleep(2.0)  # a lower bound only: the first run is under way (it takes ~20 s)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "INCOMPLETE" in err
+    (run_dir,) = run_dirs(out)
+    assert (run_dir / results.INCOMPLETE).exists()
+    assert results.load(run_dir)["complete"] is False
+    with pytest.raises(ProcessLookupError):  # the server child was stopped by its PID, not orphaned
+        os.kill(server[0], 0)

@@ -68,7 +68,8 @@ def test_long_sleep_takes_no_wall_time() -> None:
 
     wall0 = REAL["monotonic"]()
     assert run(main()) == 1000.0
-    assert REAL["monotonic"]() - wall0 < 1.0
+    # Virtual: far less real time than the 1000 s slept (the bound is loose so a loaded CI machine cannot flake it).
+    assert REAL["monotonic"]() - wall0 < 30.0
 
 
 def test_repeated_sleeps_stay_on_the_microsecond_grid() -> None:

@@ -317,3 +317,28 @@ def test_window_edge_survives_float_rounding_of_relative_times() -> None:
     assert a + 1.0 <= b and not (a - t0) + 1.0 <= b - t0
     assert peak_window_count([a - t0, b - t0], 1.0) == 1
     assert first_window_count([a - t0, b - t0], 1.0) == 1
+
+
+def test_403_rejections_are_throttled_when_the_server_rejects_with_403() -> None:
+    atts = [Attempt(0, 1, 0.0, 0.0, 0.0, 0.01, 403), Attempt(0, 2, 0.0, 1.0, 1.0, 1.01, 200),
+            Attempt(1, 1, 0.0, 0.0, 0.0, 0.01, 403)]
+    plain = compute(atts, [], [Tier(1, 1.0)], requests=2, cpu_s=None, oracle_makespan_s=None)
+    github = compute(atts, [], [Tier(1, 1.0)], requests=2, cpu_s=None, oracle_makespan_s=None, rejected={429, 403})
+    assert (plain.throttled, plain.errors) == (0, 2)
+    assert (github.throttled, github.errors) == (2, 0)
+
+
+def test_attempts_cut_off_by_the_run_timeout_are_not_errors() -> None:
+    from bench.records import CANCELLED
+
+    atts = [Attempt(0, 1, 0.0, 0.0, 0.0, 0.01, 200), Attempt(1, 1, 0.0, 0.0, None, 5.0, CANCELLED),
+            Attempt(2, 1, 0.0, 0.0, None, 0.5, TRANSPORT_ERROR)]
+    m = compute(atts, [], [], requests=3, cpu_s=None, oracle_makespan_s=None)
+    assert (m.attempts, m.succeeded, m.throttled, m.errors) == (3, 1, 0, 1)
+
+
+def test_an_incomplete_server_log_withholds_the_burst_metrics() -> None:
+    atts = [Attempt(0, 1, 0.0, 0.0, 0.0, 0.01, 200)]
+    m = compute(atts, None, [Tier(5, 1.0)], requests=1, cpu_s=None, oracle_makespan_s=None)
+    assert (m.peak_window_count, m.first_window_count, m.burst_ratio, m.peak_concurrency) == ((), (), None, None)
+    assert m.succeeded == 1  # the client-side counts stand

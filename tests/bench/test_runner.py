@@ -85,3 +85,56 @@ def test_open_loop_release_stamps_intended_at_the_schedule() -> None:
     assert [round(a.sent_s, 6) for a in r.attempts] == [0.0, 0.1, 0.2, 0.3, 0.4]
     assert r.metrics.queue_wait_p99_ms is not None and r.metrics.queue_wait_p99_ms < 0.01
     assert r.metrics.burst_ratio is None  # no quota: nothing to be over
+
+
+def test_a_truncated_server_log_is_reported_not_trusted() -> None:
+    # The server keeps only the last 5 arrivals: a peak computed from them would understate the burst.
+    sc = scenarios.from_dict({**small().source, "server": {"latency_ms": 10, "log": {"limit": 5},
+                                                           "quota": [{"limit": 5, "window_s": 1.0}]}}, "small")
+    r = run("unlimited", sc)
+    assert r.status == "ok" and "15 arrivals dropped" in (r.error or "")
+    assert r.metrics.burst_ratio is None and r.metrics.peak_window_count == ()
+    assert (r.metrics.succeeded, r.metrics.throttled) == (5, 15)
+
+
+def test_a_strategy_that_cannot_be_configured_is_a_finding() -> None:
+    from strategies.base import Jobs, Quota, Send, Strategy
+
+    class Picky(Strategy):
+        name = "picky"
+
+        def __init__(self, quota: Quota) -> None:
+            raise ValueError("needs a quota of at least 100/s")
+
+        async def run(self, jobs: Jobs, send: Send) -> None:  # pragma: no cover - never constructed
+            pass
+
+    r = clock.run(run_one(Picky, small(), AsgiServer()))
+    assert r.status == "failed" and "needs a quota" in (r.error or "")
+    assert r.metrics.attempts == 0
+
+
+def test_oracle_places_clock_aligned_windows_on_the_server_clock() -> None:
+    # Fixed windows of 1 s aligned to floor(now): 4 jobs, limit 2. From server time 10.0 the oracle
+    # sends 2 at 10.0 and 2 at 11.0 (makespan 1.0); from 10.75 it sends 2 at 10.75 and 2 at 11.0 (0.25).
+    sc = scenarios.from_dict({"server": {"quota": [{"algorithm": "fixed-window", "limit": 2, "window_s": 1.0}]},
+                              "workload": {"jobs": 4}}, "fw")
+    assert oracle_makespan(sc, 10.0) == 1.0
+    assert oracle_makespan(sc, 10.75) == 0.25
+
+
+def test_no_oracle_when_the_quota_changes_during_the_run() -> None:
+    sc = scenarios.from_dict({"server": {"quota": [{"limit": 2, "window_s": 1.0}],
+                                         "dynamics": {"schedule": [{"at_s": 1.0, "limit": 1}]}},
+                              "workload": {"jobs": 4}}, "dyn")
+    assert oracle_makespan(sc) is None
+
+
+def test_a_hanging_response_times_out_in_virtual_mode_as_over_http() -> None:
+    # Over HTTP the client's 10 s read timeout ends a hung request; in-process it must end the same way.
+    sc = scenarios.from_dict({"server": {"faults": {"hang_rate": 1.0, "hang_s": 300}},
+                              "workload": {"jobs": 1}, "client": {"timeout_s": 60}}, "hang")
+    r = run("unlimited", sc)
+    (a,) = r.attempts
+    assert a.status == 0 and a.done_s == 10.0  # TRANSPORT_ERROR after exactly the read timeout
+    assert r.metrics.errors == 1

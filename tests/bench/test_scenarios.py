@@ -34,7 +34,12 @@ def test_rate_release_times() -> None:
     [
         ("[workload]\njobs = 0\n", "workload.jobs: must be an integer >= 1, got 0"),
         ("[workload]\njobs = 5\nrelease = \"poisson\"\n", "workload.release: must be one of batch, rate"),
-        ("[workload]\njobs = 5\nrelease = \"rate\"\n", "workload.rate: must be a number > 0, got None"),
+        ("[workload]\njobs = 5\nrelease = \"rate\"\n", "workload.rate: must be a finite number > 0, got None"),
+        ("[workload]\njobs = 5\nrelease = \"rate\"\nrate = inf\n", "workload.rate: must be a finite number > 0"),
+        ("[workload]\njobs = 5\nrate = 3\n", "workload.rate: only with release = \"rate\""),
+        ("[workload]\njobs = 5\n[client]\ntimeout_s = inf\n", "client.timeout_s: must be a finite number > 0"),
+        ("name = \"../escape\"\n[workload]\njobs = 5\n", "name: must be letters, digits"),
+        ("[workload]\njobs = 5\n[server.log]\nenabled = false\n", "server.log.enabled: must be true"),
         ("[workload]\njobs = 5\n[client]\nconcurrency = -2\n", "client.concurrency: must be an integer >= 1"),
         ("[workload]\njobs = 5\n[[server.quota]]\nlimit = 'x'\nwindow_s = 1\n", "server.quota[0].limit"),
         ("[workload]\njobs = 5\nburst = 1\n", "workload.burst: unknown key"),

@@ -36,7 +36,10 @@ def test_real_server_round_trip_joins_server_arrivals() -> None:
         # Client and server read one system-wide monotonic clock: sent <= arrival <= done.
         assert a.arrival_s is not None
         assert a.sent_s <= a.arrival_s <= a.done_s
-    assert r.metrics.peak_window_count == (30,)
+    # All 30 are sent at once, a burst past the limit. Not "== (30,)": on a loaded machine the arrivals
+    # can spread past the window, so only what the configuration guarantees is asserted.
+    (peak,) = r.metrics.peak_window_count  # one tier
+    assert SCENARIO.server.quota[0].limit < peak <= len(r.attempts)
 
 
 def test_server_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 
 from bench.clock import TICK_S as TICK
-from strategies import aiolimiter_smooth
 from strategies.aiolimiter_smooth import AiolimiterSmooth, smooth_args
 from strategies.base import Quota
 from strategies.registry import resolve
@@ -17,10 +14,6 @@ from tests.strategies.harness import TICKS, arrival_times, drive, end_to_end, ga
 def test_registered_under_its_name() -> None:
     assert resolve("aiolimiter-smooth") is AiolimiterSmooth
     assert AiolimiterSmooth.description
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(aiolimiter_smooth).failed == 0
 
 
 def test_evenly_spaced_at_one_over_r() -> None:

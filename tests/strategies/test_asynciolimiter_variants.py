@@ -7,12 +7,10 @@ so the wake-up due at 0.4 fires at 1.35. What each limiter does then is its char
 from __future__ import annotations
 
 import asyncio
-import doctest
 from collections import Counter
 
 import pytest
 
-from strategies import asynciolimiter_variants
 from strategies.asynciolimiter_variants import Leaky, Plain, Strict, leaky_capacity
 from strategies.base import Quota
 from strategies.registry import resolve
@@ -37,10 +35,6 @@ def test_registered_under_their_names() -> None:
     assert resolve("asynciolimiter-strict") is Strict
     assert resolve("asynciolimiter-leaky") is Leaky
     assert Plain.description and Strict.description and Leaky.description
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(asynciolimiter_variants).failed == 0
 
 
 @pytest.mark.parametrize("cls", [Plain, Strict])

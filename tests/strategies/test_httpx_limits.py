@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 
 import httpx
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from bench import scenarios
 from bench.runner import run_one
 from bench.transport import RealServer
-from strategies import httpx_limits
 from strategies.base import Quota, Tier
 from strategies.httpx_limits import HttpxLimits
 from strategies.registry import resolve
@@ -22,10 +20,6 @@ from tests.strategies.harness import drive, end_to_end, quota, scenario
 def test_registered_under_its_name() -> None:
     assert resolve("httpx-limits") is HttpxLimits
     assert HttpxLimits.description
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(httpx_limits).failed == 0
 
 
 def test_client_limits_come_from_the_declared_concurrency() -> None:

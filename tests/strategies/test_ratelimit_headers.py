@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 from email.utils import formatdate
 
@@ -11,14 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import ratelimit_headers
 from strategies.ratelimit_headers import MAX_DELAY_S, RateLimitInfo, parse
 
 NOW = 1_700_000_000.0
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(ratelimit_headers, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 # -- one literal example per dialect -------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import random
 
 import httpx
@@ -10,12 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strategies import retry_policy
 from strategies.retry_policy import RetryPolicy, is_failure
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(retry_policy).failed == 0
 
 
 @pytest.mark.parametrize(("status", "headers", "retry"), [

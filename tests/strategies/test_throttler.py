@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 import time
 from collections import Counter
 
@@ -11,7 +10,6 @@ import pytest
 from asyncio_throttle.throttler import Throttler
 
 from bench.clock import run
-from strategies import throttler
 from strategies.base import Quota, Tier
 from strategies.registry import resolve
 from strategies.throttler import Throttle, throttler_args
@@ -25,10 +23,6 @@ def clumps(times: list[float]) -> dict[float, int]:
 def test_registered_under_its_name() -> None:
     assert resolve("asyncio-throttle") is Throttle
     assert Throttle.description
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(throttler).failed == 0
 
 
 def test_clumps_of_r_at_the_window_edges() -> None:
