@@ -13,8 +13,8 @@ Every variant enforces one never-binding sliding-log tier and sends ``x-ratelimi
 the full decision path runs for every request. Traffic goes only to 127.0.0.1; every run is bounded in
 time and in request count.
 
->>> parse_status(b"HTTP/1.1 200 OK\\r\\ncontent-length: 11\\r\\n\\r\\n{}")
-(200, 11, 38)
+>>> parse_status(b"HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\n\\r\\n{}")
+(200, 2, 40)
 """
 
 from __future__ import annotations

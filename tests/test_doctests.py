@@ -15,7 +15,7 @@ import strategies
 
 # bench.__main__ runs the CLI when imported. (mock_server.__main__ only runs under ``if __name__ == "__main__"``
 # and has an example of its own, so it stays in.)
-SKIP = {"bench.__main__", "mock_server.loadtest"}
+SKIP = {"bench.__main__"}
 
 MODULES = sorted(
     m.name

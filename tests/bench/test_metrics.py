@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import statistics
 
@@ -10,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import metrics
 from bench.metrics import (
     EDGE_S,
     Metrics,
@@ -33,10 +31,6 @@ def att(job: int, attempt: int, intended: float, sent: float, done: float, statu
 
 def arr(t: float, status: int = 200, in_flight: int = 1) -> Arrival:
     return Arrival(f"r{t}", t, status, in_flight=in_flight)
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(metrics).failed == 0
 
 
 # --- percentile -------------------------------------------------------------------------------------
