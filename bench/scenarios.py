@@ -35,7 +35,8 @@ from typing import Any
 from mock_server.config import ConfigError, ServerConfig
 from strategies.base import Quota, Tier
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# Package data (pyproject), so `pip install .` has them too, not only a source checkout.
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_scenarios"
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 RELEASES = ("batch", "rate")
 
