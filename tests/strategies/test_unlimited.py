@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,6 +10,7 @@ from bench.clock import run
 from strategies.base import Job, Quota, Tier
 from strategies.registry import resolve
 from strategies.unlimited import Unlimited
+from tests.strategies.harness import drive
 
 
 async def jobs(n: int) -> AsyncIterator[Job]:
@@ -24,27 +24,11 @@ def test_registered_under_its_name() -> None:
 
 
 def test_sends_every_job_at_once() -> None:
-    sent: dict[int, float] = {}
-    in_flight = peak = 0
-
-    async def send(job: Job) -> httpx.Response:
-        nonlocal in_flight, peak
-        sent[job.id] = asyncio.get_running_loop().time()
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
-        return httpx.Response(200)
-
-    async def main() -> float:
-        await Unlimited(Quota((Tier(10, 1.0),), concurrency=5)).run(jobs(200), send)
-        return asyncio.get_running_loop().time()
-
-    finished = run(main())
-    assert sorted(sent) == list(range(200))
-    assert set(sent.values()) == {0.0}  # quota and concurrency cap are ignored
-    assert peak == 200
-    assert finished == 0.01
+    tl = drive(Unlimited(Quota((Tier(10, 1.0),), concurrency=5)), 200, latency=0.01)
+    assert sorted(tl.sent) == list(range(200))
+    assert set(tl.sent.values()) == {0.0}  # quota and concurrency cap are ignored
+    assert tl.peak_in_flight == 200
+    assert tl.finished == 0.01
 
 
 def test_a_transport_error_ends_only_that_job() -> None:
