@@ -24,7 +24,6 @@ limits::
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mock_server.config import ConfigError, ServerConfig
+from mock_server.config import ConfigError, ServerConfig, Table
 from strategies.base import Quota, Tier
 
 # Package data (pyproject), so `pip install .` has them too, not only a source checkout.
@@ -88,73 +87,44 @@ class Scenario:
         }
 
 
-def _int(d: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
-    v = d.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ScenarioError(f"{where}.{key}: must be an integer >= 1, got {v!r}")
-    return v
-
-
-def _positive(d: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
-    v = d.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not (0 < v < math.inf):
-        raise ScenarioError(f"{where}.{key}: must be a finite number > 0, got {v!r}")
-    return float(v)
-
-
-def _table(d: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
-    t = d.get(key, {})
-    if not isinstance(t, Mapping):
-        raise ScenarioError(f"{key}: must be a table, got {t!r}")
-    unknown = sorted(set(t) - allowed)
-    if unknown:
-        raise ScenarioError(f"{key}.{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
-    return t
-
-
 def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
-    unknown = sorted(set(data) - {"name", "description", "server", "declared", "workload", "client"})
-    if unknown:
-        raise ScenarioError(f"{unknown[0]}: unknown key (allowed: client, declared, description, name, server, "
-                            "workload)")
+    """A scenario from its parsed TOML; ``name`` is used when the document has none."""
     try:
-        server = ServerConfig.from_dict(data.get("server", {}))
+        return _parse(data, name)
     except ConfigError as e:
         raise ScenarioError(str(e)) from None
+
+
+def _parse(data: Mapping[str, Any], name: str) -> Scenario:
+    top = Table(data, "", ("name", "description", "server", "declared", "workload", "client"))
+    server = ServerConfig.from_dict(data.get("server", {}))
     if not server.log.enabled:
         raise ScenarioError("server.log.enabled: must be true for a benchmark (burst metrics come from the "
                             "arrival log)")
-    name = data.get("name", name)
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    name = top.string("name", name)
+    if not _NAME.fullmatch(name):
         raise ScenarioError(f"name: must be letters, digits, '.', '_' or '-' (it names the run directory), "
                             f"got {name!r}")
 
-    wl = _table(data, "workload", {"jobs", "release", "rate"})
-    release = wl.get("release", "batch")
-    if release not in RELEASES:
-        raise ScenarioError(f"workload.release: must be one of {', '.join(RELEASES)}, got {release!r}")
-    if release == "batch" and "rate" in wl:
+    wl = top.table("workload", ("jobs", "release", "rate"))
+    release = wl.choice("release", RELEASES, "batch")
+    if release == "batch" and wl.has("rate"):
         raise ScenarioError("workload.rate: only with release = \"rate\" (a batch releases every job at once)")
-    rate = _positive(wl, "rate", "workload") if release == "rate" else None
-    workload = Workload(_int(wl, "jobs", "workload"), release, rate)
+    rate = wl.number("rate", strict=True) if release == "rate" else None
+    workload = Workload(wl.integer("jobs"), release, rate)
 
-    client = _table(data, "client", {"concurrency", "timeout_s"})
-    concurrency = _int(client, "concurrency", "client", 20)
-    timeout_s = _positive(client, "timeout_s", "client", 60.0)
+    client = top.table("client", ("concurrency", "timeout_s"))
+    concurrency = client.integer("concurrency", 20)
+    timeout_s = client.number("timeout_s", 60.0, strict=True)
 
-    decl = _table(data, "declared", {"quota"})
-    if "quota" in decl:
-        try:
-            declared_tiers = ServerConfig.from_dict({"quota": decl["quota"]}, "declared").quota
-        except ConfigError as e:
-            raise ScenarioError(str(e)) from None
-    else:
-        declared_tiers = server.quota
+    decl = top.table("declared", ("quota",))
+    declared_tiers = (ServerConfig.from_dict({"quota": decl.d["quota"]}, "declared").quota if decl.has("quota")
+                      else server.quota)
     declared = Quota(tuple(Tier(q.limit, q.window_s) for q in declared_tiers), concurrency)
 
     return Scenario(
         name=name,
-        description=str(data.get("description", "")),
+        description=top.string("description", ""),
         server=server,
         declared=declared,
         workload=workload,

@@ -54,23 +54,31 @@ def _choices(values: Sequence[object]) -> str:
     return ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in values)
 
 
-class _Table:
-    """One table of the config being read: every accessor names ``where.key`` in its errors."""
+class Table:
+    """One table of a TOML document being read: every accessor names ``where.key`` in its errors.
+
+    Shared by the server config and by scenarios (``bench.scenarios``); ``where=""`` is the document root.
+
+    >>> Table({"jobs": 0}, "workload", ("jobs",)).integer("jobs")
+    Traceback (most recent call last):
+    ...
+    mock_server.config.ConfigError: workload.jobs: must be an integer >= 1, got 0
+    """
 
     def __init__(self, d: object, where: str, allowed: Sequence[str]) -> None:
+        self.where = where
         if not isinstance(d, Mapping):
-            raise ConfigError(f"{where}: must be a table, got {d!r}")
+            raise ConfigError(f"{where or 'document'}: must be a table, got {d!r}")
         unknown = sorted(set(d) - set(allowed))
         if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
+            raise ConfigError(f"{self.at(unknown[0])}: unknown key (allowed: {', '.join(sorted(allowed))})")
         self.d: Mapping[str, Any] = d
-        self.where = where
 
     def has(self, key: str) -> bool:
         return key in self.d
 
     def at(self, key: str) -> str:
-        return f"{self.where}.{key}"
+        return f"{self.where}.{key}" if self.where else key
 
     def number(self, key: str, default: float | None = None, *, minimum: float = 0.0, strict: bool = False,
                maximum: float | None = None) -> float:
@@ -119,8 +127,8 @@ class _Table:
             raise ConfigError(f"{self.at(key)}: must be {what}, got {v!r}")
         return v
 
-    def table(self, key: str, allowed: Sequence[str]) -> _Table:
-        return _Table(self.d.get(key, {}), self.at(key), allowed)
+    def table(self, key: str, allowed: Sequence[str]) -> Table:
+        return Table(self.d.get(key, {}), self.at(key), allowed)
 
     def tables(self, key: str) -> list[tuple[object, str]]:
         """A list of tables (a single table is taken as a list of one), each with its ``where``."""
@@ -168,7 +176,7 @@ class QuotaConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> QuotaConfig:
-        t = _Table(d, where, ("algorithm", "limit", "window_s", "burst", "anchor", "scope", "name"))
+        t = Table(d, where, ("algorithm", "limit", "window_s", "burst", "anchor", "scope", "name"))
         algorithm = t.choice("algorithm", ALGORITHMS, "sliding-log")
         if t.has("burst") and algorithm not in ("gcra", "token-bucket"):
             raise ConfigError(f"{t.at('burst')}: only for algorithm \"gcra\" or \"token-bucket\", "
@@ -194,7 +202,7 @@ class QuotaConfig:
         return _drop_defaults(d, {"burst": None, "anchor": "clock", "scope": "key", "name": ""})
 
 
-def _quotas(t: _Table, key: str) -> tuple[QuotaConfig, ...]:
+def _quotas(t: Table, key: str) -> tuple[QuotaConfig, ...]:
     return tuple(QuotaConfig.from_dict(q, w) for q, w in t.tables(key))
 
 
@@ -229,7 +237,7 @@ class HeadersConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> HeadersConfig:
-        t = _Table(d, where, ("dialect", "reset", "retry_after", "reject_status", "problem_json"))
+        t = Table(d, where, ("dialect", "reset", "retry_after", "reject_status", "problem_json"))
         dialect = t.choice("dialect", DIALECTS, "x-ratelimit")
         fixed = {"github": "epoch", "ietf-draft10": "delta", "ietf-draft07": "delta"}.get(dialect)
         reset = t.choice("reset", RESETS, fixed or "delta")
@@ -280,7 +288,7 @@ class LatencyConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> LatencyConfig:
-        t = _Table(d, where, ("model", "ms", "low_ms", "high_ms", "median_ms", "sigma", "seed"))
+        t = Table(d, where, ("model", "ms", "low_ms", "high_ms", "median_ms", "sigma", "seed"))
         model = t.choice("model", LATENCY_MODELS, "fixed")
         wanted = cls._FIELDS[model]
         for k in ("ms", "low_ms", "high_ms", "median_ms", "sigma"):
@@ -313,7 +321,7 @@ class ConcurrencyConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> ConcurrencyConfig:
-        t = _Table(d, where, ("limit", "status", "retry_after_s"))
+        t = Table(d, where, ("limit", "status", "retry_after_s"))
         return cls(t.integer("limit", 0, minimum=0), t.choice("status", BUSY_STATUSES, 503),
                    t.number("retry_after_s", 0.0))
 
@@ -353,7 +361,7 @@ class FaultsConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> FaultsConfig:
-        t = _Table(d, where,
+        t = Table(d, where,
                    ("error_rate", "error_statuses", "outages", "slow", "hang_rate", "hang_s", "seed"))
         statuses = t.d.get("error_statuses", [500, 502, 503])
         if not isinstance(statuses, list) or not statuses or not all(
@@ -362,7 +370,7 @@ class FaultsConfig:
                               f"got {statuses!r}")
         outages = []
         for o, w in t.tables("outages"):
-            ot = _Table(o, w, ("start_s", "end_s"))
+            ot = Table(o, w, ("start_s", "end_s"))
             start = ot.number("start_s")
             end = ot.number("end_s")
             if end <= start:
@@ -427,10 +435,10 @@ class DynamicsConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str, n_tiers: int) -> DynamicsConfig:
-        t = _Table(d, where, ("schedule", "neighbour", "penalty", "lockout_s"))
+        t = Table(d, where, ("schedule", "neighbour", "penalty", "lockout_s"))
         schedule = []
         for s, w in t.tables("schedule"):
-            st = _Table(s, w, ("at_s", "limit", "tier"))
+            st = Table(s, w, ("at_s", "limit", "tier"))
             tier = st.integer("tier", 0, minimum=0)
             if tier >= n_tiers:
                 allowed = f"0..{n_tiers - 1}" if n_tiers else "none: there is no [[server.quota]]"
@@ -478,7 +486,7 @@ class LogConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> LogConfig:
-        t = _Table(d, where, ("limit", "file", "enabled"))
+        t = Table(d, where, ("limit", "file", "enabled"))
         return cls(t.integer("limit", 1_000_000), t.string("file", "", nonempty=t.has("file")),
                    t.boolean("enabled", True))
 
@@ -527,7 +535,7 @@ class ServerConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "server") -> ServerConfig:
-        t = _Table(d, where, _SERVER_KEYS)
+        t = Table(d, where, _SERVER_KEYS)
         quota = _quotas(t, "quota")
 
         keys = []
@@ -535,7 +543,7 @@ class ServerConfig:
         if not isinstance(raw_keys, Mapping):
             raise ConfigError(f"{t.at('keys')}: must be a table of API keys, got {raw_keys!r}")
         for name, v in raw_keys.items():
-            one = _Table(v, f"{t.at('keys')}.{name}", ("quota",))
+            one = Table(v, f"{t.at('keys')}.{name}", ("quota",))
             if not one.has("quota"):
                 raise ConfigError(f"{one.at('quota')}: required (the tiers for API key {name!r})")
             if any(q.scope == "global" for q in _quotas(one, "quota")):
