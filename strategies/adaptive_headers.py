@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 from typing import ClassVar
 
 import httpx
 
-from strategies.base import Job, Jobs, Quota, Send, Strategy, for_each
+from strategies.base import Job, Jobs, Send, for_each
 from strategies.ratelimit_headers import parse
-from strategies.retry_policy import RetryPolicy, call_with_retries
+from strategies.retry_policy import Retrying, RetryPolicy, call_with_retries
 from strategies.token_bucket import TokenBucket
 
 __all__ = ["AdaptiveHeaders", "HeaderPacer"]
@@ -154,7 +153,7 @@ class HeaderPacer:
             self.observe(response)
 
 
-class AdaptiveHeaders(Strategy):
+class AdaptiveHeaders(Retrying):
     """Every job as a task; each attempt through one :class:`HeaderPacer` at the declared rate;
     429s retried after the server's delay (:class:`RetryPolicy` with ``use_reset``)."""
 
@@ -162,11 +161,6 @@ class AdaptiveHeaders(Strategy):
     description = ("paces by rate-limit headers (remaining spread over the reset, Retry-After wins) "
                    "with a token bucket at r as the floor; retries 429 after the indicated delay")
     policy: ClassVar[RetryPolicy] = RetryPolicy(use_reset=True)
-    seed: ClassVar[int] = 0
-
-    def __init__(self, quota: Quota) -> None:
-        super().__init__(quota)
-        self.rng = random.Random(self.seed)
 
     async def run(self, jobs: Jobs, send: Send) -> None:
         pacer = HeaderPacer(self.quota.rate)

@@ -35,14 +35,13 @@ breaker opened; only *new* calls are refused.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from typing import ClassVar, Protocol
 
 import httpx
 
-from strategies.base import Job, Jobs, Quota, Send, Strategy, for_each
-from strategies.retry_policy import Outcome, RetryPolicy, call_with_retries, is_failure
+from strategies.base import Job, Jobs, Send, for_each
+from strategies.retry_policy import Outcome, Retrying, RetryPolicy, call_with_retries, is_failure
 
 __all__ = ["Breaker", "BreakerGuard", "BreakerStrategy", "CallFailed", "ShortCircuited"]
 
@@ -147,22 +146,16 @@ class BreakerGuard:
         return last
 
 
-class BreakerStrategy(Strategy):
+class BreakerStrategy(Retrying):
     """Base of the breaker strategies: per job, ``breaker(retry(send))``; attempts behind
     ``Semaphore(quota.concurrency)``. Subclasses provide :meth:`make_breaker`."""
 
-    policy: ClassVar[RetryPolicy] = RetryPolicy()
-    seed: ClassVar[int] = 0
     #: Consecutive failed calls (whole retry sequences) that open the breaker.
     fail_max: ClassVar[int] = 5
     #: Seconds the breaker stays open before one probe is let through.
     cooldown_s: ClassVar[float] = 10.0
     #: Breaker calls (failed, refused or probing) a job may make before it gives up.
     max_rounds: ClassVar[int] = 20
-
-    def __init__(self, quota: Quota) -> None:
-        super().__init__(quota)
-        self.rng = random.Random(self.seed)
 
     def make_breaker(self) -> Breaker:
         raise NotImplementedError

@@ -13,16 +13,14 @@ exactly). It learns the rate the hard way: every 429 is a request the server had
 from __future__ import annotations
 
 import asyncio
-import random
-from typing import ClassVar
 
 import httpx
 
-from strategies.base import Job, Jobs, Quota, Send, Strategy, for_each
-from strategies.retry_policy import RetryPolicy, call_with_retries
+from strategies.base import Job, Jobs, Send, for_each
+from strategies.retry_policy import Retrying, call_with_retries
 
 
-class RetryBackoff(Strategy):
+class RetryBackoff(Retrying):
     """One task per job behind ``Semaphore(quota.concurrency)``; retries per :attr:`policy`.
 
     Exactly one ``random.Random(seed)`` per strategy instance, drawn in the order retries happen, so
@@ -32,12 +30,6 @@ class RetryBackoff(Strategy):
     name = "retry-backoff"
     description = ("no limiter: concurrency cap + retry 429/5xx with backoff 0.5 s×2^n ±25 % "
                    "(6 attempts), Retry-After honoured exactly")
-    policy: ClassVar[RetryPolicy] = RetryPolicy()
-    seed: ClassVar[int] = 0
-
-    def __init__(self, quota: Quota) -> None:
-        super().__init__(quota)
-        self.rng = random.Random(self.seed)
 
     async def run(self, jobs: Jobs, send: Send) -> None:
         semaphore = asyncio.Semaphore(self.quota.concurrency)

@@ -29,12 +29,14 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import httpx
 
+from strategies.base import Quota, Strategy
 from strategies.ratelimit_headers import parse
 
-__all__ = ["RETRY_STATUSES", "Outcome", "RetryPolicy", "call_with_retries", "is_failure"]
+__all__ = ["RETRY_STATUSES", "Outcome", "RetryPolicy", "Retrying", "call_with_retries", "is_failure"]
 
 #: Statuses worth another attempt: throttling and transient server trouble.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -160,3 +162,16 @@ async def call_with_retries(
                 raise outcome
             return outcome
         await asyncio.sleep(delay)
+
+
+class Retrying(Strategy):
+    """Base of the strategies that retry: one :attr:`policy`, and exactly one ``random.Random(seed)``
+    per instance, drawn in the order retries happen, so a run under the virtual clock repeats exactly.
+    Subclasses vary either by overriding the class attribute."""
+
+    policy: ClassVar[RetryPolicy] = RetryPolicy()
+    seed: ClassVar[int] = 0
+
+    def __init__(self, quota: Quota) -> None:
+        super().__init__(quota)
+        self.rng = random.Random(self.seed)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import ClassVar
 
 import httpx
 from tenacity import (
@@ -38,8 +37,8 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from strategies.base import Job, Jobs, Quota, Send, Strategy, for_each
-from strategies.retry_policy import RetryPolicy
+from strategies.base import Job, Jobs, Send, for_each
+from strategies.retry_policy import Retrying, RetryPolicy
 
 
 def _response(rs: RetryCallState) -> httpx.Response | None:
@@ -93,18 +92,12 @@ def _last_outcome(retry_state: RetryCallState) -> httpx.Response:
     return result
 
 
-class TenacityRetry(Strategy):
+class TenacityRetry(Retrying):
     """:class:`strategies.retry_backoff.RetryBackoff`'s policy, run by ``tenacity.AsyncRetrying``."""
 
     name = "tenacity"
     description = ("tenacity AsyncRetrying: same policy as retry-backoff (6 attempts, 0.5 s×2^n ±25 %, "
                    "Retry-After), concurrency cap, no limiter")
-    policy: ClassVar[RetryPolicy] = RetryPolicy()
-    seed: ClassVar[int] = 0
-
-    def __init__(self, quota: Quota) -> None:
-        super().__init__(quota)
-        self.rng = random.Random(self.seed)
 
     def retrying(self) -> AsyncRetrying:
         """A fresh controller (one per job: tenacity keeps per-call statistics on the instance)."""
