@@ -42,18 +42,9 @@ class AiolimiterSmooth(Gated):
 
     ``r`` is the declared quota's sustained rate (the binding tier's ``limit / window_s``).
 
-        >>> from bench.clock import run
-        >>> from strategies.base import Job, Quota, Tier
-        >>> import asyncio, httpx
-        >>> async def jobs():
-        ...     for i in range(3):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(round(asyncio.get_running_loop().time(), 5))
-        ...     return httpx.Response(200)
-        >>> run(AiolimiterSmooth(Quota((Tier(4, 1.0),))).run(jobs(), send))
-        >>> sent
+        >>> from bench.dryrun import send_times
+        >>> from strategies.base import Quota, Tier
+        >>> send_times(AiolimiterSmooth(Quota((Tier(4, 1.0),))))
         [0.0, 0.25, 0.5]
     """
 

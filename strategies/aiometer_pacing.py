@@ -48,17 +48,9 @@ class Aiometer(Strategy):
     ``quota.rate`` is the binding tier's ``limit / window_s``; starts are spaced ``1/r`` apart, never
     two in one interval, and at most ``quota.concurrency`` requests are in flight.
 
-        >>> from bench.clock import run
+        >>> from bench.dryrun import send_times
         >>> from strategies.base import Quota, Tier
-        >>> async def jobs():
-        ...     for i in range(3):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(round(asyncio.get_running_loop().time(), 5))
-        ...     return httpx.Response(200)
-        >>> run(Aiometer(Quota((Tier(5, 1.0),))).run(jobs(), send))
-        >>> sent
+        >>> send_times(Aiometer(Quota((Tier(5, 1.0),))))
         [0.0, 0.2, 0.4]
     """
 

@@ -71,18 +71,9 @@ class _Asynciolimiter(Strategy):
 class Plain(_Asynciolimiter):
     """``Limiter(r)`` (``max_burst=5``): fixed ``1/r`` schedule, catch-up clumps of at most 5 after a stall.
 
-        >>> import asyncio, httpx
-        >>> from bench.clock import run
+        >>> from bench.dryrun import send_times
         >>> from strategies.base import Quota, Tier
-        >>> async def jobs():
-        ...     for i in range(3):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(round(asyncio.get_running_loop().time(), 5))
-        ...     return httpx.Response(200)
-        >>> run(Plain(Quota((Tier(10, 1.0),))).run(jobs(), send))
-        >>> sent
+        >>> send_times(Plain(Quota((Tier(10, 1.0),))))
         [0.0, 0.1, 0.2]
     """
 

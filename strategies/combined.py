@@ -56,18 +56,9 @@ class SemaphoreThenBucket(_Combined):
     Configured from the declared quota: ``Semaphore(quota.concurrency)`` outside
     ``TokenBucket(quota.rate, capacity=1)``.
 
-        >>> from bench.clock import run
+        >>> from bench.dryrun import send_times
         >>> from strategies.base import Quota, Tier
-        >>> import httpx
-        >>> async def jobs():
-        ...     for i in range(3):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(asyncio.get_running_loop().time())
-        ...     return httpx.Response(200)
-        >>> run(SemaphoreThenBucket(Quota((Tier(10, 1.0),), concurrency=2)).run(jobs(), send))
-        >>> sent
+        >>> send_times(SemaphoreThenBucket(Quota((Tier(10, 1.0),), concurrency=2)))
         [0.0, 0.1, 0.2]
     """
 

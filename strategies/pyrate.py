@@ -168,18 +168,9 @@ class PyrateMemory(_Pyrate):
     Clumps of ``L`` every ``W + 1 ms``, one waiter at a time in FIFO order; never more than ``L`` in
     any window of any declared tier.
 
-        >>> import httpx
-        >>> from bench.clock import run
+        >>> from bench.dryrun import send_times
         >>> from strategies.base import Quota
-        >>> async def jobs():
-        ...     for i in range(5):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(round(asyncio.get_running_loop().time(), 5))
-        ...     return httpx.Response(200)
-        >>> run(PyrateMemory(Quota((Tier(2, 1.0),))).run(jobs(), send))
-        >>> sent
+        >>> send_times(PyrateMemory(Quota((Tier(2, 1.0),))), jobs=5)
         [0.0, 0.0, 1.001, 1.001, 2.002]
     """
 

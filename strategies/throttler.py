@@ -66,18 +66,9 @@ class Throttle(Gated):
     ``r`` is the declared quota's sustained rate (the binding tier's ``limit / window_s``); for a
     one-second tier of ``L`` that is ``Throttler(L, 1.0)``.
 
-        >>> import asyncio, httpx
-        >>> from bench.clock import run
-        >>> from strategies.base import Job, Quota, Tier
-        >>> async def jobs():
-        ...     for i in range(4):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(round(asyncio.get_running_loop().time(), 5))
-        ...     return httpx.Response(200)
-        >>> run(Throttle(Quota((Tier(2, 1.0),))).run(jobs(), send))
-        >>> sent
+        >>> from bench.dryrun import send_times
+        >>> from strategies.base import Quota, Tier
+        >>> send_times(Throttle(Quota((Tier(2, 1.0),))), jobs=4)
         [0.0, 0.0, 1.01, 1.01]
     """
 

@@ -35,18 +35,9 @@ __all__ = ["WorkerPool"]
 class WorkerPool(Strategy):
     """``quota.concurrency`` workers, ``Queue(maxsize=2 × workers)``, one ``TokenBucket(r, capacity=1)``.
 
-        >>> import httpx
-        >>> from bench.clock import run
+        >>> from bench.dryrun import send_times
         >>> from strategies.base import Quota, Tier
-        >>> async def jobs():
-        ...     for i in range(4):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(asyncio.get_running_loop().time())
-        ...     return httpx.Response(200)
-        >>> run(WorkerPool(Quota((Tier(10, 1.0),), concurrency=2)).run(jobs(), send))
-        >>> sent
+        >>> send_times(WorkerPool(Quota((Tier(10, 1.0),), concurrency=2)), jobs=4)
         [0.0, 0.1, 0.2, 0.3]
     """
 

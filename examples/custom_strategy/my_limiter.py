@@ -35,18 +35,9 @@ class MyLimiter(Strategy):
     *before* the time slot is reserved, so a slot is never spent by a task that then waits for a
     permit, and slow responses cannot turn into bursts.
 
-        >>> from bench.clock import run
+        >>> from bench.dryrun import send_times
         >>> from strategies.base import Quota, Tier
-        >>> import httpx
-        >>> async def jobs():
-        ...     for i in range(3):
-        ...         yield Job(i)
-        >>> sent = []
-        >>> async def send(job):
-        ...     sent.append(asyncio.get_running_loop().time())
-        ...     return httpx.Response(200)
-        >>> run(MyLimiter(Quota((Tier(4, 1.0),))).run(jobs(), send))
-        >>> sent
+        >>> send_times(MyLimiter(Quota((Tier(4, 1.0),))))
         [0.0, 0.25, 0.5]
     """
 
