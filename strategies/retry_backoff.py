@@ -13,6 +13,7 @@ exactly). It learns the rate the hard way: every 429 is a request the server had
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -39,6 +40,10 @@ class RetryBackoff(Retrying):
                 return await send(job)
 
         async def one(job: Job) -> None:
-            await call_with_retries(lambda: attempt(job), self.policy, self.rng)
+            await self.call(attempt, job)
 
         await for_each(jobs, one)
+
+    async def call(self, attempt: Callable[[Job], Awaitable[httpx.Response]], job: Job) -> httpx.Response:
+        """One job's attempts under :attr:`policy` (the piece :mod:`strategies.tenacity_retry` swaps)."""
+        return await call_with_retries(lambda: attempt(job), self.policy, self.rng)

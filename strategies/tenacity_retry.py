@@ -22,8 +22,8 @@ only for its statistics and ``stop_after_delay`` (not used here).
 
 from __future__ import annotations
 
-import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
 import httpx
 from tenacity import (
@@ -37,8 +37,9 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from strategies.base import Job, Jobs, Send, for_each
-from strategies.retry_policy import Retrying, RetryPolicy
+from strategies.base import Job
+from strategies.retry_backoff import RetryBackoff
+from strategies.retry_policy import RetryPolicy
 
 
 def _response(rs: RetryCallState) -> httpx.Response | None:
@@ -92,8 +93,8 @@ def _last_outcome(retry_state: RetryCallState) -> httpx.Response:
     return result
 
 
-class TenacityRetry(Retrying):
-    """:class:`strategies.retry_backoff.RetryBackoff`'s policy, run by ``tenacity.AsyncRetrying``."""
+class TenacityRetry(RetryBackoff):
+    """:class:`strategies.retry_backoff.RetryBackoff` with each job's retries run by ``tenacity.AsyncRetrying``."""
 
     name = "tenacity"
     description = ("tenacity AsyncRetrying: same policy as retry-backoff (6 attempts, 0.5 s×2^n ±25 %, "
@@ -109,14 +110,6 @@ class TenacityRetry(Retrying):
             retry_error_callback=_last_outcome,
         )
 
-    async def run(self, jobs: Jobs, send: Send) -> None:
-        semaphore = asyncio.Semaphore(self.quota.concurrency)
-
-        async def attempt(job: Job) -> httpx.Response:
-            async with semaphore:
-                return await send(job)
-
-        async def one(job: Job) -> None:
-            await self.retrying()(attempt, job)
-
-        await for_each(jobs, one)
+    async def call(self, attempt: Callable[[Job], Awaitable[httpx.Response]], job: Job) -> httpx.Response:
+        response: httpx.Response = await self.retrying()(attempt, job)
+        return response
