@@ -38,7 +38,7 @@ from concurrent.futures import Executor
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
-__all__ = ["TICK_S", "Clock", "DeadlockError", "VirtualEventLoop", "patch_time", "run"]
+__all__ = ["TICK_S", "Clock", "DeadlockError", "VirtualEventLoop", "loop_ns", "patch_time", "run"]
 
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
@@ -314,3 +314,19 @@ def patch_time(
         for n in _TIME_NAMES:
             setattr(time, n, originals[n])
         swap((fakes[n], originals[n]) for n in _TIME_NAMES)
+
+
+def loop_ns(loop: asyncio.AbstractEventLoop) -> Callable[[], int]:
+    """``loop``'s clock as integer nanoseconds: the one clock the in-process mock server and the runner's
+    run start share. On a :class:`VirtualEventLoop` it is exact (its microseconds × 1000); on any other
+    loop it is ``time.monotonic_ns``, the clock asyncio's ``loop.time()`` reads.
+
+        >>> loop = VirtualEventLoop(start=2.5)
+        >>> loop_ns(loop)()
+        2500000000
+        >>> loop.close()
+    """
+    if isinstance(loop, VirtualEventLoop):
+        virtual = loop
+        return lambda: virtual.time_us * 1000
+    return time.monotonic_ns

@@ -2,15 +2,17 @@
 
 Inputs are the client's per-attempt records (:class:`bench.records.Attempt`), the server's arrival log
 (:class:`mock_server.log.Arrival`, times already relative to run start) and the declared quota tiers.
-Times are seconds; the ``*_ms`` metrics are milliseconds. A metric that is undefined for a run (an
-empty run, a zero denominator, an incomplete run's efficiency) is ``None``; counts are never ``None``.
+Times are seconds; the ``*_ms`` metrics are milliseconds. The window counts and the oracle count integer
+nanoseconds (:mod:`mock_server.ticks`), the server's own ticks, so they judge exactly as it does. A
+metric that is undefined for a run (an empty run, a zero denominator, an incomplete run's efficiency)
+is ``None``; counts are never ``None``.
 See docs/metrics.md for the definitions, edge cases and the reasons behind them.
 
 >>> from bench.records import Attempt
 >>> from strategies.base import Tier
 >>> from mock_server.log import Arrival
 >>> atts = [Attempt(0, 1, 0.0, 0.0, 0.001, 0.010, 429), Attempt(0, 2, 0.0, 0.5, 0.501, 0.510, 200)]
->>> arrs = [Arrival("a", 0.001, 429), Arrival("b", 0.501, 200)]
+>>> arrs = [Arrival("a", 1_000_000, 429), Arrival("b", 501_000_000, 200)]
 >>> m = compute(atts, arrs, [Tier(1, 1.0)], requests=1, cpu_s=0.002, oracle_makespan_s=0.01)
 >>> m.succeeded, m.attempts, m.throttled, m.peak_window_count, m.burst_ratio, m.latency_max_ms
 (1, 2, 1, (2,), 2.0, 510.0)
@@ -24,6 +26,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, runtime_checkable
 
 from bench.records import CANCELLED, Attempt
+from mock_server import ticks
 from mock_server.log import Arrival
 from strategies.base import Tier
 
@@ -32,10 +35,13 @@ __all__ = [
     "Deciding",
     "Metrics",
     "compute",
+    "efficiency_note",
     "first_window_count",
+    "first_window_count_ns",
     "oracle_makespan",
     "peak_concurrency",
     "peak_window_count",
+    "peak_window_count_ns",
     "percentile",
 ]
 
@@ -70,59 +76,73 @@ def percentile(values: Iterable[float], p: float) -> float | None:
     return float(v[lo] + frac * (v[lo + 1] - v[lo]))
 
 
-#: Two instants closer than this to a window edge are taken as on it (see :func:`peak_window_count`).
-EDGE_S = 1e-9
+def peak_window_count_ns(times_ns: Iterable[int], window_ns: int) -> int:
+    """The most ``times_ns`` in any half-open window ``[t, t + window_ns)``, all in integer ticks.
 
+    Membership: ``a`` is in the window that starts at ``s`` iff ``s <= a < s + window_ns``, compared
+    exactly, as the server's policies compare (an entry exactly ``window_ns`` old has left). The maximum
+    is attained by a window starting at a time in the input; a two-pointer sweep over the sorted times
+    finds it in O(n) after sorting. 0 for no times.
 
-def peak_window_count(times: Iterable[float], window_s: float) -> int:
-    """The most ``times`` in any half-open window ``[t, t + window_s)``.
-
-    Membership rule: ``a`` is in the window that starts at ``s`` iff ``s <= a < s + window_s - EDGE_S``.
-    ``EDGE_S`` (1 ns) absorbs float rounding: the server compares absolute clock readings, the metric
-    the same instants made relative to run start, and ``(x - t0) + W`` can round the other way from
-    ``x + W``; without it two arrivals exactly ``W`` apart (as the virtual loop's µs grid produces)
-    could count in one window that the server judged as two. The maximum is attained by a window
-    starting at a time in the input; a two-pointer sweep over the sorted times finds it in O(n) after
-    sorting. 0 for no times.
-
-    >>> peak_window_count([0.0, 1.0], 1.0)  # 1.0 is not in [0.0, 1.0)
+    >>> S = 1_000_000_000
+    >>> peak_window_count_ns([0, S], S)  # S is not in [0, S)
     1
-    >>> peak_window_count([0.0, 0.5, 0.999, 1.2], 1.0)
-    3
+    >>> peak_window_count_ns([140_000_000, 1_140_000_000], S)  # 0.14 s and 1.14 s: one window apart
+    1
     """
-    if not window_s > 0:
-        raise ValueError(f"peak_window_count: window_s must be > 0, got {window_s!r}")
-    ts = sorted(times)
+    if not window_ns > 0:
+        raise ValueError(f"peak_window_count: window must be > 0, got {window_ns!r}")
+    ts = sorted(times_ns)
     best = 0
     i = 0
     for j, t in enumerate(ts):
-        while ts[i] + window_s <= t + EDGE_S:  # ts[i] has left the window ending just after t
+        while ts[i] + window_ns <= t:  # ts[i] has left the window that ends just after t
             i += 1
         best = max(best, j - i + 1)
     return best
 
 
-def first_window_count(times: Iterable[float], window_s: float) -> int:
-    """How many ``times`` lie in ``[first, first + window_s)``, ``first`` being the earliest time.
+def first_window_count_ns(times_ns: Iterable[int], window_ns: int) -> int:
+    """How many ``times_ns`` lie in ``[first, first + window_ns)``, ``first`` being the earliest.
+    Same membership rule as :func:`peak_window_count_ns`. 0 for no times.
 
-    Same membership rule as :func:`peak_window_count`. 0 for no times.
+    >>> first_window_count_ns([200, 400, 1_200, 1_300], 1_000)
+    2
+    """
+    if not window_ns > 0:
+        raise ValueError(f"first_window_count: window must be > 0, got {window_ns!r}")
+    ts = list(times_ns)
+    if not ts:
+        return 0
+    end = min(ts) + window_ns
+    return sum(1 for t in ts if t < end)
+
+
+def peak_window_count(times: Iterable[float], window_s: float) -> int:
+    """:func:`peak_window_count_ns` for times and window in seconds, each converted to integer ns first
+    (:func:`mock_server.ticks.from_seconds`), so ``0.14`` and ``1.14`` are exactly one window apart.
+
+    >>> peak_window_count([0.0, 1.0], 1.0), peak_window_count([0.14, 1.14], 1.0)
+    (1, 1)
+    >>> peak_window_count([0.0, 0.5, 0.999, 1.2], 1.0)
+    3
+    """
+    return peak_window_count_ns((ticks.from_seconds(t) for t in times), ticks.from_seconds(window_s))
+
+
+def first_window_count(times: Iterable[float], window_s: float) -> int:
+    """:func:`first_window_count_ns` in seconds (converted to integer ns first).
 
     >>> first_window_count([0.2, 0.4, 1.2, 1.3], 1.0)
     2
     """
-    if not window_s > 0:
-        raise ValueError(f"first_window_count: window_s must be > 0, got {window_s!r}")
-    ts = list(times)
-    if not ts:
-        return 0
-    end = min(ts) + window_s - EDGE_S
-    return sum(1 for t in ts if t < end)
+    return first_window_count_ns((ticks.from_seconds(t) for t in times), ticks.from_seconds(window_s))
 
 
 def peak_concurrency(arrivals: Iterable[Arrival]) -> int:
     """Most requests in flight at the server at once: the largest ``in_flight`` it logged; 0 for none.
 
-    >>> peak_concurrency([Arrival("a", 0.0, 200, in_flight=1), Arrival("b", 0.1, 200, in_flight=3)])
+    >>> peak_concurrency([Arrival("a", 0, 200, in_flight=1), Arrival("b", 100_000_000, 200, in_flight=3)])
     3
     """
     return max((a.in_flight for a in arrivals), default=0)
@@ -135,13 +155,13 @@ class _Decision(Protocol):
 
 @runtime_checkable
 class Admission(Protocol):
-    """A single policy the oracle can drive: ``SlidingLog`` and every per-tier algorithm."""
+    """A single policy the oracle can drive: ``SlidingLog`` and every per-tier algorithm (times in ns)."""
 
-    def earliest(self, now: float) -> float:
+    def earliest(self, now: int) -> int:
         """The earliest instant >= ``now`` at which a request would be accepted."""
         ...
 
-    def record(self, now: float) -> None:
+    def record(self, now: int) -> None:
         """Count an accepted request at ``now``."""
         ...
 
@@ -150,26 +170,27 @@ class Admission(Protocol):
 class Deciding(Protocol):
     """A composite policy the oracle can drive: ``Tiered`` (``decide`` checks and records at once)."""
 
-    def earliest(self, now: float) -> float:
+    def earliest(self, now: int) -> int:
         """The earliest instant >= ``now`` at which a request would be accepted."""
         ...
 
-    def decide(self, now: float) -> _Decision:
+    def decide(self, now: int) -> _Decision:
         """Accept (and count) or reject a request at ``now``."""
         ...
 
 
 def oracle_makespan(
-    release_times: Iterable[float], policy: Admission | Deciding, latency_s: float
-) -> float | None:
-    """Makespan of the oracle client: it sends each job at the earliest instant, not before the job's
-    release, that ``policy`` would accept it, and never gets a 429.
+    release_ns: Iterable[int], policy: Admission | Deciding, latency_ns: int
+) -> int | None:
+    """Makespan of the oracle client, in integer ns: it sends each job at the earliest instant, not
+    before the job's release, that ``policy`` would accept it, and never gets a 429.
 
     Jobs go in release order; each is sent at ``t = policy.earliest(max(release, previous t))`` and
     counted there, with ``policy.record(t)`` (or ``policy.decide(t)`` for a ``Tiered`` policy, which
-    must then accept). The result is ``last t + latency_s - first release``: measured from the first
+    must then accept). The result is ``last t + latency_ns - first release``: measured from the first
     release (= run start, 0, in every workload the runner builds), the same origin as the actual
-    makespan in :func:`compute`. ``latency_s`` is the server's fixed service time.
+    makespan in :func:`compute`. ``latency_ns`` is the server's fixed service time. Everything is in
+    the server's integer ticks, so the oracle's "earliest" is exactly the server's.
 
     ``policy`` must be fresh (built from the same quota as the run's server, e.g.
     ``mock_server.policies.build(...)``) and is consumed: counting mutates it. Anything with
@@ -177,27 +198,45 @@ def oracle_makespan(
     in unchanged. ``None`` for no jobs.
 
     >>> from mock_server.policies import SlidingLog, Tiered
-    >>> oracle_makespan([0.0] * 5, Tiered([SlidingLog(2, 1.0)]), 0.01)  # sent at 0, 0, 1, 1, 2
-    2.01
-    >>> oracle_makespan([0.0, 0.2, 3.0], SlidingLog(1, 1.0), 0.0)  # sent at 0, 1, 3
-    3.0
+    >>> S = 1_000_000_000
+    >>> oracle_makespan([0] * 5, Tiered([SlidingLog(2, S)]), S // 100)  # sent at 0, 0, 1, 1, 2 s
+    2010000000
+    >>> oracle_makespan([0, S // 5, 3 * S], SlidingLog(1, S), 0)  # sent at 0, 1, 3 s
+    3000000000
     """
     if isinstance(policy, Admission):
         count = policy.record
     else:
 
-        def count(now: float) -> None:
+        def count(now: int) -> None:
             if not policy.decide(now).allowed:
                 raise RuntimeError(f"oracle_makespan: policy rejected t={now!r} after earliest() offered it")
 
-    releases = sorted(release_times)
+    releases = sorted(release_ns)
     if not releases:
         return None
     t = releases[0]
     for release in releases:
         t = policy.earliest(max(release, t))
         count(t)
-    return t + latency_s - releases[0]
+    return t + latency_ns - releases[0]
+
+
+#: Why ``efficiency`` is null for a run that completed every job against an oracle of 0 s.
+ZERO_ORACLE_NOTE = ("efficiency withheld: the fastest schedule the quota allows takes 0 s (every job fits "
+                    "the first window and the server has no latency), so no makespan ratio can rank this run")
+
+
+def efficiency_note(m: Metrics, oracle_makespan_s: float | None) -> str | None:
+    """The reason ``m.efficiency`` is withheld when the run would otherwise have had one, else ``None``.
+
+    >>> m = compute([], [], [], requests=0, cpu_s=None, oracle_makespan_s=0.0)
+    >>> efficiency_note(m, 0.0) is None  # no jobs: efficiency is undefined, not withheld
+    True
+    """
+    if oracle_makespan_s == 0 and m.requests > 0 and m.completion == 1.0:
+        return ZERO_ORACLE_NOTE
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,7 +322,8 @@ def compute(
     counts are empty and the burst ratio and peak concurrency ``None``: a partial log would understate
     them); ``tiers``: the quota tiers (limit >= 1) the window counts are taken against;
     ``requests``: jobs in the workload; ``cpu_s``: client CPU seconds (``None`` if not measured);
-    ``oracle_makespan_s``: from :func:`oracle_makespan` for the same workload and quota;
+    ``oracle_makespan_s``: :func:`oracle_makespan` for the same workload and quota, in seconds (an
+    oracle of 0 s gives no efficiency: see :func:`efficiency_note`);
     ``rejected``: the statuses the server answers a rate-limit rejection with (429, and 403 for
     GitHub-style APIs): those attempts count as ``throttled``, not ``errors``. Attempts cut short by
     the run's timeout (status :data:`~bench.records.CANCELLED`) are neither.
@@ -312,10 +352,11 @@ def compute(
     queue_wait = [f.sent_s - f.intended_s for f in firsts]
     service = [a.done_s - a.sent_s for a in attempts]
 
-    times = [a.t for a in arrivals or ()]
+    times = [a.t_ns for a in arrivals or ()]
     measured = tiers if arrivals is not None else ()
-    peaks = tuple(peak_window_count(times, t.window_s) for t in measured)
-    firsts_w = tuple(first_window_count(times, t.window_s) for t in measured)
+    windows = [ticks.from_seconds(t.window_s) for t in measured]  # as the server's config converts them
+    peaks = tuple(peak_window_count_ns(times, w) for w in windows)
+    firsts_w = tuple(first_window_count_ns(times, w) for w in windows)
     for t in tiers:
         if t.limit < 1:
             raise ValueError(f"compute: tier limit must be >= 1, got {t!r}")
@@ -323,7 +364,9 @@ def compute(
     burst_ratio = max((p / t.limit for p, t in zip(peaks, measured, strict=True)), default=None)
 
     efficiency: float | None = None
-    if oracle_makespan_s is not None and requests > 0 and succeeded >= requests and finals:
+    # An oracle of 0 s (everything fits the first window, no latency) has no ratio that ranks: withheld,
+    # with the reason from efficiency_note(), rather than a 0.00 for a run that did everything right.
+    if oracle_makespan_s and requests > 0 and succeeded >= requests and finals:
         actual = max(f.done_s for f in finals) - min(a.intended_s for a in attempts)
         efficiency = _ratio(oracle_makespan_s, actual)
 

@@ -2,7 +2,8 @@
 
 Times are seconds relative to the run's start (the instant jobs were first released), on the one
 monotonic clock shared by client and server (``time.monotonic()`` is system-wide on Linux; under the
-virtual loop both sides read the loop's clock).
+virtual loop both sides read the loop's clock). The server's arrival time is also kept exactly, as
+integer nanoseconds (``arrival_ns``, :mod:`mock_server.ticks`): the window metrics count those.
 
 >>> a = Attempt(job=0, attempt=1, intended_s=0.0, sent_s=0.001, arrival_s=0.002, done_s=0.012, status=200)
 >>> a.ok
@@ -35,6 +36,7 @@ class Attempt:
     arrival_s: float | None  # server's log time; None when the request never reached the server
     done_s: float  # response fully received, or the transport error raised
     status: int  # HTTP status, TRANSPORT_ERROR or CANCELLED
+    arrival_ns: int | None = None  # arrival_s exactly: server time in ns since run start
 
     @property
     def ok(self) -> bool:

@@ -22,14 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.records import Arrival, Attempt
+from mock_server.ticks import from_seconds
 
 if TYPE_CHECKING:  # results only reads run results; importing the runner would invert the layers
     from bench.runner import RunResult
 
 SCHEMA_VERSION = 1
-CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "arrival_s", "done_s", "status")
-#: The server's own log, per run: ground truth for every burst metric and for peak concurrency.
-ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight")
+CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "arrival_s", "done_s", "status",
+              "arrival_ns")
+#: The server's own log, per run: ground truth for every burst metric and for peak concurrency. ``t_ns``
+#: is the exact server time since run start in integer ns (what the window metrics count); ``t`` the
+#: same in seconds, for reading.
+ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight", "t_ns")
 INCOMPLETE = "INCOMPLETE"
 PACKAGES = ("httpx", "httpcore", "sniffio", "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
             "asyncio-throttle", "asynciolimiter", "pyrate-limiter", "tenacity", "aiobreaker", "purgatory",
@@ -126,7 +130,7 @@ class RunWriter:
         with (self.path / "arrivals.csv").open("a", newline="") as f:
             w = csv.writer(f)
             for v in r.arrivals:
-                w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight])
+                w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight, v.t_ns])
         self._write_json(complete=False)
 
     def finish(self) -> None:
@@ -141,9 +145,11 @@ class RunWriter:
 
 
 def csv_row(strategy: str, repeat: int, a: Attempt) -> list[object]:
-    # repr() round-trips floats exactly, so requests.csv recomputes every metric to the last digit.
+    # repr() round-trips floats exactly, and arrival_ns is the server's integer time, so requests.csv
+    # recomputes every metric to the last digit.
     return [strategy, repeat, a.job, a.attempt, repr(a.intended_s), repr(a.sent_s),
-            "" if a.arrival_s is None else repr(a.arrival_s), repr(a.done_s), a.status]
+            "" if a.arrival_s is None else repr(a.arrival_s), repr(a.done_s), a.status,
+            "" if a.arrival_ns is None else a.arrival_ns]
 
 
 def read_requests(path: Path) -> dict[tuple[str, int], list[Attempt]]:
@@ -151,9 +157,10 @@ def read_requests(path: Path) -> dict[tuple[str, int], list[Attempt]]:
     out: dict[tuple[str, int], list[Attempt]] = {}
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
+            ns = row.get("arrival_ns") or ""
             a = Attempt(int(row["job"]), int(row["attempt"]), float(row["intended_s"]), float(row["sent_s"]),
                         float(row["arrival_s"]) if row["arrival_s"] else None, float(row["done_s"]),
-                        int(row["status"]))
+                        int(row["status"]), int(ns) if ns else None)
             out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
     return out
 
@@ -163,7 +170,9 @@ def read_arrivals(path: Path) -> dict[tuple[str, int], list[Arrival]]:
     out: dict[tuple[str, int], list[Arrival]] = {}
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
-            a = Arrival(row["request_id"], float(row["t"]), int(row["status"]), row["key"], int(row["in_flight"]))
+            # Runs written before the integer column: their float seconds, rounded to the ns once.
+            t_ns = int(row["t_ns"]) if row.get("t_ns") else from_seconds(float(row["t"]))
+            a = Arrival(row["request_id"], t_ns, int(row["status"]), row["key"], int(row["in_flight"]))
             out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
     return out
 

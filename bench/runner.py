@@ -23,11 +23,11 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from bench import metrics
+from bench import clock, metrics
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
 from bench.transport import Server
-from mock_server import policies
+from mock_server import policies, ticks
 from strategies.base import Job, Strategy, Tier
 
 #: The path every strategy's request goes to; the mock treats every non-admin path alike.
@@ -51,11 +51,13 @@ def _wall() -> float:
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
-def oracle_makespan(scenario: Scenario, server_t0: float = 0.0) -> float | None:
-    """How long the fastest client the server's policy allows would take for this workload.
+def oracle_makespan(scenario: Scenario, server_t0_ns: int = 0) -> float | None:
+    """How long (seconds) the fastest client the server's policy allows would take for this workload.
 
-    ``server_t0`` is the server clock at run start: clock-aligned windows (``floor(now / W)``) sit
-    where the server's clock puts them, not at the run's start. ``None`` where the oracle cannot know
+    ``server_t0_ns`` is the server clock at run start (integer ns, the policies' ticks): clock-aligned
+    windows (``now // W``) sit where the server's clock puts them, not at the run's start. Releases and
+    latency are converted to the same ticks, so the oracle counts exactly as the server does. ``None``
+    where the oracle cannot know
     the answer: no quota, quotas that change during the run (schedule, neighbour, penalty, lockout),
     a server concurrency cap, or a random latency model.
     """
@@ -64,8 +66,9 @@ def oracle_makespan(scenario: Scenario, server_t0: float = 0.0) -> float | None:
     if (not server.quota or d.schedule or d.neighbour or d.penalty or d.lockout_s or server.concurrency.limit
             or server.latency.model != "fixed"):
         return None
-    releases = [server_t0 + r for r in scenario.workload.release_times()]
-    return metrics.oracle_makespan(releases, policies.build(server.quota), scenario.latency_s)
+    releases = [server_t0_ns + ticks.from_seconds(r) for r in scenario.workload.release_times()]
+    ns = metrics.oracle_makespan(releases, policies.build(server.quota), ticks.from_seconds(scenario.latency_s))
+    return None if ns is None else ticks.to_seconds(ns)
 
 
 async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0) -> RunResult:
@@ -82,8 +85,11 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         strategy, error = None, _describe(e)
     limits = strategy.client_limits if strategy else None
 
+    now_ns = clock.loop_ns(loop)
     async with server.client(limits) as client:
-        t0 = loop.time()
+        # Run start on the server's clock, in its integer ticks; t0 is the same instant in loop seconds.
+        t0_ns = now_ns()
+        t0 = ticks.to_seconds(t0_ns)
 
         async def jobs() -> AsyncIterator[Job]:
             for i, rel in enumerate(releases):
@@ -121,23 +127,30 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         cpu_s, wall_s = time.process_time() - cpu0, _wall() - wall0
 
     log = await server.arrivals()
-    arrivals = tuple(replace(a, t=a.t - t0) for a in log.arrivals)
-    by_id = {a.request_id: a.t for a in arrivals}
-    attempts = tuple(sorted((replace(a, arrival_s=by_id.get(rid)) for rid, a in pending),
-                            key=lambda a: (a.sent_s, a.job, a.attempt)))
+    arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
+    by_id = {a.request_id: a.t_ns for a in arrivals}
+
+    def joined(rid: str, a: Attempt) -> Attempt:
+        ns = by_id.get(rid)
+        return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
+
+    attempts = tuple(sorted((joined(rid, a) for rid, a in pending), key=lambda a: (a.sent_s, a.job, a.attempt)))
     if not log.complete:
         note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
         error = f"{error}; {note}" if error else note
     # Burst metrics judge against what the server enforces, which may differ from what it declares.
     enforced = tuple(Tier(q.limit, q.window_s) for q in scenario.server.quota)
+    oracle = oracle_makespan(scenario, t0_ns)
     m = metrics.compute(
         attempts, arrivals if log.complete else None, enforced, requests=len(releases),
         # In-process, the server's CPU is the client's: a per-request CPU figure would be meaningless.
         cpu_s=cpu_s if server.name != "asgi" else None,
         # Client and server read one clock (system monotonic, or the virtual loop): t0 is the server's too.
-        oracle_makespan_s=oracle_makespan(scenario, t0),
+        oracle_makespan_s=oracle,
         rejected={429, scenario.server.headers.reject_status},
     )
+    if (withheld := metrics.efficiency_note(m, oracle)) is not None:
+        error = f"{error}; {withheld}" if error else withheld
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s)
 
 

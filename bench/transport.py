@@ -18,6 +18,7 @@ from typing import Protocol
 import httpx
 from starlette.types import ASGIApp
 
+from bench.clock import loop_ns
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
@@ -100,7 +101,7 @@ class AsgiServer:
         if self._app is None:
             # Built inside the loop: the app reads (and may stamp) the running loop's clock.
             loop = asyncio.get_running_loop()
-            self._app = create_app(ServerConfig(), clock=loop.time)
+            self._app = create_app(ServerConfig(), clock=loop_ns(loop))
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
         async with httpx.AsyncClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
             yield c

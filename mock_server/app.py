@@ -16,14 +16,16 @@ docs/scenarios.md); the admin endpoints are a small Starlette app behind it:
 When an ``admin_token`` is given (``python -m mock_server`` requires one off loopback) the admin
 endpoints want ``Authorization: Bearer <token>`` and answer 401 without it.
 
-The clock is injected: the default is ``time.monotonic`` (system-wide on Linux, so the client's
-``loop.time()`` is directly comparable); under the virtual loop the runner passes ``loop.time``.
+The clock is injected and reads integer nanoseconds (:mod:`mock_server.ticks`: the policies compare
+ints, so "one window old" is exact): the default is ``time.monotonic_ns`` (system-wide on Linux, so the
+client's ``loop.time()`` is directly comparable); under the virtual loop the runner passes
+``bench.clock.loop_ns(loop)``, the loop's integer microseconds × 1000.
 ``wall`` (default ``time.time``, looked up at each reset so a patched clock is followed) anchors
 epoch resets and HTTP dates: epoch at a request = wall at reset + server time since reset.
 
 >>> import asyncio, httpx
 >>> from mock_server.config import ServerConfig
->>> app = create_app(ServerConfig.from_dict({"quota": [{"limit": 1, "window_s": 60}]}), clock=lambda: 5.0)
+>>> app = create_app(ServerConfig.from_dict({"quota": [{"limit": 1, "window_s": 60}]}), clock=lambda: 5 * 10**9)
 >>> async def two_calls() -> list[int]:
 ...     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://mock") as c:
 ...         return [(await c.get("/v1/items")).status_code for _ in range(2)]
@@ -53,8 +55,10 @@ from mock_server.headers import Announcer, Headers
 from mock_server.latency import sampler
 from mock_server.log import ArrivalLog, FileLog, NullLog, Sink
 from mock_server.quota import QuotaState
+from mock_server.ticks import from_seconds, to_seconds
 
-Clock = Callable[[], float]
+Clock = Callable[[], int]  # server time, integer nanoseconds
+Wall = Callable[[], float]  # UTC epoch seconds
 
 OK_BODY = b'{"ok":true}'
 _JSON = b"application/json"
@@ -76,7 +80,7 @@ class RunState:
     the app only adds the waiting and the sending.
     """
 
-    def __init__(self, config: ServerConfig, clock: Clock, wall: Clock) -> None:
+    def __init__(self, config: ServerConfig, clock: Clock, wall: Wall) -> None:
         self.config = config
         self.start = clock()
         self.wall0 = wall()
@@ -91,10 +95,10 @@ class RunState:
         self.key_header = config.key_header.encode("latin-1")
         self.statuses: Counter[int] = Counter()
 
-    def epoch(self, now: float) -> float:
-        return self.wall0 + (now - self.start)
+    def epoch(self, now: int) -> float:
+        return self.wall0 + to_seconds(now - self.start)
 
-    def decide(self, request_id: str, key: str, now: float) -> tuple[int, Headers, float, bool]:
+    def decide(self, request_id: str, key: str, now: int) -> tuple[int, Headers, float, bool]:
         """``(status, extra headers, delay_s, hang)`` for a request arriving at ``now`` (already counted
         in ``in_flight``); logs the arrival."""
         headers: Headers
@@ -105,7 +109,8 @@ class RunState:
         elif self.cap and self.in_flight > self.cap:
             c = self.config.concurrency
             status = c.status
-            headers = self.announce.retry(c.retry_after_s, self.epoch(now)) if c.retry_after_s > 0 else []
+            headers = (self.announce.retry(from_seconds(c.retry_after_s), self.epoch(now))
+                       if c.retry_after_s > 0 else [])
         else:
             status = 200
             headers = []
@@ -116,7 +121,7 @@ class RunState:
                     headers = self.announce.quota(d, epoch)
                 if not d.allowed:
                     status = self.announce.reject_status
-                    headers += self.announce.retry(d.retry_after_s, epoch)
+                    headers += self.announce.retry(d.retry_after_ns, epoch)
             delay = self.latency()
             if status == 200 and self.faults.active and (f := self.faults.draw()) is not None:
                 # A hang is held for hang_s exactly; a slow response is slow on top of its latency.
@@ -125,9 +130,9 @@ class RunState:
         self.statuses[status] += 1
         return status, headers, delay, hang
 
-    def stats(self, now: float) -> dict[str, Any]:
+    def stats(self, now: int) -> dict[str, Any]:
         return {
-            "now": now, "start": self.start, "in_flight": self.in_flight,
+            "now": to_seconds(now), "start": to_seconds(self.start), "in_flight": self.in_flight,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "neighbour": {"sent": self.quota.neighbour_sent, "accepted": self.quota.neighbour_accepted},
             "logged": self.log.total,
@@ -148,10 +153,10 @@ async def _hang(receive: Receive, seconds: float) -> bool:
 class MockApp:
     """The ASGI app :func:`create_app` returns. ``run`` is the current :class:`RunState`."""
 
-    def __init__(self, config: ServerConfig, clock: Clock, wall: Clock | None,
+    def __init__(self, config: ServerConfig, clock: Clock, wall: Wall | None,
                  admin_token: str | None) -> None:
         self.clock = clock
-        self.wall: Clock = wall or (lambda: time.time())
+        self.wall: Wall = wall or (lambda: time.time())
         self.admin_token = admin_token
         self._config = config
         self._run: RunState | None = None
@@ -236,11 +241,11 @@ class MockApp:
                                               "is exposed (start it with the file in its --config)"},
                                     status_code=400)
             self.reset(config)
-            return JSONResponse({"ok": True, "now": self.run.start})
+            return JSONResponse({"ok": True, "now": to_seconds(self.run.start)})
 
         async def config(request: Request) -> Response:
-            return JSONResponse({"config": self.run.config.to_dict(), "now": self.clock(),
-                                 "start": self.run.start})
+            return JSONResponse({"config": self.run.config.to_dict(), "now": to_seconds(self.clock()),
+                                 "start": to_seconds(self.run.start)})
 
         async def stats(request: Request) -> Response:
             return JSONResponse(self.run.stats(self.clock()))
@@ -272,7 +277,8 @@ class MockApp:
         self._run = RunState(config, self.clock, self.wall)
 
 
-def create_app(config: ServerConfig, clock: Clock = time.monotonic, *, wall: Clock | None = None,
+def create_app(config: ServerConfig, clock: Clock = time.monotonic_ns, *, wall: Wall | None = None,
                admin_token: str | None = None) -> MockApp:
-    """The mock API for ``config``, reading ``clock`` (server seconds) and ``wall`` (UTC epoch seconds)."""
+    """The mock API for ``config``, reading ``clock`` (server time, integer ns) and ``wall`` (UTC epoch
+    seconds)."""
     return MockApp(config, clock, wall, admin_token)

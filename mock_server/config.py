@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mock_server import ticks
+
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range; the message names the key."""
@@ -158,8 +160,11 @@ class QuotaConfig:
     ``scope``: ``"key"`` counts each API key separately; ``"global"`` counts all keys together.
     ``name``: the policy name in IETF headers (default ``"<limit>-per-<window>s"``).
 
-    >>> QuotaConfig(10, 1.0).label, QuotaConfig(5, 60.0, name="minute").label
-    ('10-per-1s', 'minute')
+    ``window_ns`` is ``window_s`` converted once to integer nanoseconds (:mod:`mock_server.ticks`): the
+    policies, the oracle and the window metrics all count in it. A window under 1 µs is refused.
+
+    >>> QuotaConfig(10, 1.0).label, QuotaConfig(5, 60.0, name="minute").label, QuotaConfig(3, 0.1).window_ns
+    ('10-per-1s', 'minute', 100000000)
     """
 
     limit: int
@@ -169,6 +174,10 @@ class QuotaConfig:
     anchor: str = "clock"
     scope: str = "key"
     name: str = ""
+    window_ns: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "window_ns", _window_ns(self.window_s, "quota.window_s"))
 
     @property
     def label(self) -> str:
@@ -186,9 +195,11 @@ class QuotaConfig:
         name = t.string("name", "", nonempty=t.has("name"))
         if not all(" " <= c <= "~" for c in name):
             raise ConfigError(f"{t.at('name')}: must be printable ASCII (it is sent in headers), got {name!r}")
+        window_s = t.number("window_s", strict=True)
+        _window_ns(window_s, t.at("window_s"))
         return cls(
             limit=t.integer("limit"),
-            window_s=t.number("window_s", strict=True),
+            window_s=window_s,
             algorithm=algorithm,
             burst=t.integer("burst") if t.has("burst") else None,
             anchor=t.choice("anchor", ANCHORS, "clock"),
@@ -200,6 +211,14 @@ class QuotaConfig:
         d = {"algorithm": self.algorithm, "limit": self.limit, "window_s": self.window_s, "burst": self.burst,
              "anchor": self.anchor, "scope": self.scope, "name": self.name}
         return _drop_defaults(d, {"burst": None, "anchor": "clock", "scope": "key", "name": ""})
+
+
+def _window_ns(window_s: float, where: str) -> int:
+    ns = ticks.from_seconds(window_s)
+    if ns < ticks.MIN_WINDOW_NS:
+        raise ConfigError(f"{where}: must be at least 1 µs (0.000001 s; windows are counted in whole "
+                          f"nanoseconds and the virtual clock ticks in microseconds), got {window_s!r}")
+    return ns
 
 
 def _quotas(t: Table, key: str) -> tuple[QuotaConfig, ...]:

@@ -2,12 +2,14 @@
 
 Outages are checked for every API request (nothing reaches the quota during one); the random faults
 are drawn for requests the quota accepted, one uniform draw each, from a generator seeded and restarted
-at each reset. Times in the config are relative to the state's start; here they are absolute.
+at each reset. Times in the config are seconds relative to the state's start; here they are absolute
+server-clock nanoseconds.
 
 >>> from mock_server.config import FaultsConfig, Window
+>>> S = 1_000_000_000
 >>> f = Faults(FaultsConfig(error_rate=0.5, error_statuses=(502,), outages=(Window(10, 20),), seed=3),
-...            start=100.0)
->>> f.in_outage(105.0), f.in_outage(110.0), f.in_outage(120.0)
+...            start=100 * S)
+>>> f.in_outage(105 * S), f.in_outage(110 * S), f.in_outage(120 * S)
 (False, True, False)
 >>> [f.draw() for _ in range(4)]
 [Fault(status=502, delay_s=0.0, hang=False), None, Fault(status=502, delay_s=0.0, hang=False), None]
@@ -19,6 +21,7 @@ import random
 from dataclasses import dataclass
 
 from mock_server.config import FaultsConfig
+from mock_server.ticks import from_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +34,9 @@ class Fault:
 
 
 class Faults:
-    def __init__(self, config: FaultsConfig, start: float) -> None:
+    def __init__(self, config: FaultsConfig, start: int) -> None:
         self.config = config
-        self._outages = [(start + w.start_s, start + w.end_s) for w in config.outages]
+        self._outages = [(start + from_seconds(w.start_s), start + from_seconds(w.end_s)) for w in config.outages]
         self._rng = random.Random(config.seed)
         c = config
         self._err = c.error_rate
@@ -44,7 +47,7 @@ class Faults:
         self._slow_fault = Fault(200, c.slow_delay_s)
         self._hang_fault = Fault(504, c.hang_s, hang=True)
 
-    def in_outage(self, now: float) -> bool:
+    def in_outage(self, now: int) -> bool:
         return any(a <= now < b for a, b in self._outages)
 
     def draw(self) -> Fault | None:

@@ -19,10 +19,10 @@ dialect              headers (on 200s and quota rejections alike)
 >>> from mock_server.config import HeadersConfig
 >>> from mock_server.policies import Decision
 >>> a = Announcer(HeadersConfig(dialect="github"))
->>> a.quota(Decision(False, 60, 0, 2.5, 2.5, 3600.0, "core"), 1_700_000_000.0)
+>>> a.quota(Decision(False, 60, 0, 2_500_000_000, 2_500_000_000, 3600 * 10**9, "core"), 1_700_000_000.0)
 [(b'x-ratelimit-limit', b'60'), (b'x-ratelimit-remaining', b'0'), (b'x-ratelimit-reset', b'1700000003'), \
 (b'x-ratelimit-used', b'60'), (b'x-ratelimit-resource', b'core')]
->>> a.retry(2.5, 1_700_000_000.0)
+>>> a.retry(2_500_000_000, 1_700_000_000.0)
 [(b'retry-after', b'3')]
 """
 
@@ -34,7 +34,8 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 from mock_server.config import HeadersConfig
-from mock_server.policies import Decision, ceil_seconds
+from mock_server.policies import Decision
+from mock_server.ticks import ceil_div, ceil_seconds, to_seconds
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -78,7 +79,7 @@ class Announcer:
         def reset_value(d: Decision, epoch: float) -> bytes:
             if epoch_reset:
                 return _b(math.ceil(epoch + d.reset_s - 1e-9))
-            return _b(ceil_seconds(d.reset_s))
+            return _b(ceil_seconds(d.reset_ns))
 
         def x_ratelimit(d: Decision, epoch: float) -> Headers:
             return [(b"x-ratelimit-limit", _b(d.limit)), (b"x-ratelimit-remaining", _b(d.remaining)),
@@ -95,12 +96,12 @@ class Announcer:
         def draft10(d: Decision, epoch: float) -> Headers:
             policy = ", ".join(f"{_sf_string(p.name)};q={p.limit};w={_sf_number(p.window_s)}"
                                for p in d.tiers)
-            limit = f"{_sf_string(d.name)};r={d.remaining};t={ceil_seconds(d.reset_s)}"
+            limit = f"{_sf_string(d.name)};r={d.remaining};t={ceil_seconds(d.reset_ns)}"
             return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", limit.encode())]
 
         def draft07(d: Decision, epoch: float) -> Headers:
             policy = ", ".join(f"{p.limit};w={_sf_number(p.window_s)}" for p in d.tiers)
-            limit = f"limit={d.limit}, remaining={d.remaining}, reset={ceil_seconds(d.reset_s)}"
+            limit = f"limit={d.limit}, remaining={d.remaining}, reset={ceil_seconds(d.reset_ns)}"
             return [(b"ratelimit", limit.encode()), (b"ratelimit-policy", policy.encode())]
 
         def none(d: Decision, epoch: float) -> Headers:
@@ -115,15 +116,15 @@ class Announcer:
 
         ra = config.retry_after
 
-        def retry(delay_s: float, epoch: float) -> Headers:
-            """``Retry-After`` (and ``retry-after-ms``) for a rejection ``delay_s`` before acceptance."""
+        def retry(delay_ns: int, epoch: float) -> Headers:
+            """``Retry-After`` (and ``retry-after-ms``) for a rejection ``delay_ns`` before acceptance."""
             if ra == "seconds":
-                return [(b"retry-after", _b(max(1, ceil_seconds(delay_s))))]
+                return [(b"retry-after", _b(max(1, ceil_seconds(delay_ns))))]
             if ra == "http-date":
-                return [(b"retry-after", http_date(epoch + delay_s).encode())]
+                return [(b"retry-after", http_date(epoch + to_seconds(delay_ns)).encode())]
             if ra == "ms":
-                return [(b"retry-after", _b(max(1, ceil_seconds(delay_s)))),
-                        (b"retry-after-ms", _b(max(1, math.ceil(delay_s * 1000 - 1e-6))))]
+                return [(b"retry-after", _b(max(1, ceil_seconds(delay_ns)))),
+                        (b"retry-after-ms", _b(max(1, ceil_div(delay_ns, 1_000_000))))]
             return []
 
         self.retry = retry

@@ -1,7 +1,8 @@
 """The arrival log: ground truth for every burst metric.
 
 One record per API request as the server saw it: request id (the client's ``x-request-id``), server
-time, status answered, API key, and requests in flight at the arrival (this one included). The hot
+time in integer nanoseconds (the clock the policies decided by, so the window metrics count the same
+ticks), status answered, API key, and requests in flight at the arrival (this one included). The hot
 path appends a tuple; everything else (objects, JSON, CSV) happens when the log is read.
 
 Three sinks, chosen by ``[server.log]``:
@@ -14,11 +15,12 @@ Three sinks, chosen by ``[server.log]``:
 
 >>> log = ArrivalLog(limit=2)
 >>> for i in range(3):
-...     log.add(str(i), float(i), 200, "", 1)
+...     log.add(str(i), i * 1_000_000_000, 200, "", 1)
 >>> [a.request_id for a in log], log.dropped
 (['1', '2'], 1)
->>> from_json(log.to_json())[0]
-Arrival(request_id='1', t=1.0, status=200, key='', in_flight=1)
+>>> a = from_json(log.to_json())[0]
+>>> a, a.t
+(Arrival(request_id='1', t_ns=1000000000, status=200, key='', in_flight=1), 1.0)
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-FIELDS = ["request_id", "t", "status", "key", "in_flight"]
-Record = tuple[str, float, int, str, int]
+from mock_server.ticks import to_seconds
+
+FIELDS = ["request_id", "t_ns", "status", "key", "in_flight"]
+Record = tuple[str, int, int, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +43,19 @@ class Arrival:
     """One request as the mock server logged it: the ground truth for burst metrics."""
 
     request_id: str
-    t: float  # server clock; relative to run start once joined
+    t_ns: int  # server clock in integer nanoseconds; relative to run start once joined
     status: int
     key: str = ""
     in_flight: int = 1  # requests being served at the server at this arrival, this one included
+
+    def __post_init__(self) -> None:
+        if isinstance(self.t_ns, bool) or not isinstance(self.t_ns, int):
+            raise TypeError(f"Arrival.t_ns must be an int of nanoseconds, got {self.t_ns!r}")
+
+    @property
+    def t(self) -> float:
+        """The same instant in seconds, for display (the metrics count :attr:`t_ns`)."""
+        return to_seconds(self.t_ns)
 
 
 class Sink(Protocol):
@@ -50,7 +63,7 @@ class Sink(Protocol):
 
     total: int  # arrivals logged since the reset
 
-    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None: ...
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None: ...
 
     def to_json(self) -> dict[str, Any]: ...
 
@@ -68,12 +81,12 @@ class ArrivalLog:
         self._entries: deque[Record] = deque(maxlen=limit)
         self.total = 0
 
-    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None:
-        self._entries.append((request_id, t, status, key, in_flight))
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None:
+        self._entries.append((request_id, t_ns, status, key, in_flight))
         self.total += 1
 
     def append(self, arrival: Arrival) -> None:
-        self.add(arrival.request_id, arrival.t, arrival.status, arrival.key, arrival.in_flight)
+        self.add(arrival.request_id, arrival.t_ns, arrival.status, arrival.key, arrival.in_flight)
 
     @property
     def dropped(self) -> int:
@@ -94,7 +107,7 @@ class ArrivalLog:
 
 
 class FileLog:
-    """Every arrival, appended to a CSV file (header ``request_id,t,status,key,in_flight``).
+    """Every arrival, appended to a CSV file (header ``request_id,t_ns,status,key,in_flight``).
 
     Records are buffered and written ``batch`` at a time; :meth:`flush` (called by :meth:`to_json`,
     :meth:`close` and the server's shutdown) writes the rest. The file is truncated when the log is
@@ -110,8 +123,8 @@ class FileLog:
         self._batch = batch
         self.total = 0
 
-    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None:
-        self._buf.append((request_id, t, status, key, in_flight))
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None:
+        self._buf.append((request_id, t_ns, status, key, in_flight))
         self.total += 1
         if len(self._buf) >= self._batch:
             self.flush()
@@ -127,8 +140,7 @@ class FileLog:
         with self.path.open(newline="", encoding="utf-8") as f:
             rows = csv.reader(f)
             next(rows, None)
-            # repr() of a float round-trips, so the times read back are the times logged.
-            records = [[r[0], float(r[1]), int(r[2]), r[3], int(r[4])] for r in rows]
+            records = [[r[0], int(r[1]), int(r[2]), r[3], int(r[4])] for r in rows]
         return _json(records, 0, f"file:{self.path}")
 
     def close(self) -> None:
@@ -141,7 +153,7 @@ class NullLog:
 
     total = 0
 
-    def add(self, request_id: str, t: float, status: int, key: str, in_flight: int) -> None:
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None:
         pass
 
     def to_json(self) -> dict[str, Any]:
@@ -153,5 +165,5 @@ class NullLog:
 
 def from_json(data: dict[str, Any]) -> list[Arrival]:
     """Inverse of ``to_json()`` (``/__admin/log``)."""
-    return [Arrival(request_id=r[0], t=r[1], status=r[2], key=r[3], in_flight=r[4]) for r in data["arrivals"]]
+    return [Arrival(request_id=r[0], t_ns=r[1], status=r[2], key=r[3], in_flight=r[4]) for r in data["arrivals"]]
 

@@ -1,5 +1,6 @@
 """The quota state of one server run: which tiers a request counts against, per API key, and the
-dynamics (limit schedule, noisy neighbour, penalty, lockout) applied as time passes.
+dynamics (limit schedule, noisy neighbour, penalty, lockout) applied as time passes. Server time is
+integer nanoseconds (:mod:`mock_server.ticks`).
 
 Each API key (read from the configured header; requests without it share the default key ``""``)
 gets its own counters for the default tiers, or its own tiers if ``[server.keys.<key>]`` names it.
@@ -8,8 +9,8 @@ Tiers with ``scope = "global"`` are one shared counter that every key's requests
 >>> from mock_server.config import ServerConfig
 >>> c = ServerConfig.from_dict({"quota": [{"limit": 1, "window_s": 1.0},
 ...                                       {"limit": 3, "window_s": 1.0, "scope": "global"}]})
->>> q = QuotaState(c, start=0.0)
->>> [q.decide(k, 0.0).allowed for k in ("a", "a", "b", "c", "d")]
+>>> q = QuotaState(c, start=0)
+>>> [q.decide(k, 0).allowed for k in ("a", "a", "b", "c", "d")]
 [True, False, True, True, False]
 """
 
@@ -20,6 +21,7 @@ from dataclasses import replace
 from mock_server.config import LimitChange, ServerConfig
 from mock_server.dynamics import Events
 from mock_server.policies import Decision, Policy, Tiered, build_one
+from mock_server.ticks import from_seconds
 
 #: Distinct API keys remembered at once; past this the oldest key's counters are forgotten, so a client
 #: inventing keys cannot grow the server's memory without bound.
@@ -27,10 +29,10 @@ MAX_KEYS = 10_000
 
 
 class QuotaState:
-    def __init__(self, config: ServerConfig, start: float) -> None:
+    def __init__(self, config: ServerConfig, start: int) -> None:
         dyn = config.dynamics
         self._penalty = dyn.penalty
-        self._lockout_s = dyn.lockout_s
+        self._lockout_ns = from_seconds(dyn.lockout_s)
         self._defaults = list(config.quota)  # their limits follow the schedule
         self._globals: dict[int, Policy] = {
             i: build_one(q) for i, q in enumerate(config.quota) if q.scope == "global"
@@ -52,19 +54,19 @@ class QuotaState:
             else:
                 tiers = [self._globals[i] if i in self._globals else build_one(q)
                          for i, q in enumerate(self._defaults)]
-            lim = Tiered(tiers, penalty=self._penalty, lockout_s=self._lockout_s)
+            lim = Tiered(tiers, penalty=self._penalty, lockout_ns=self._lockout_ns)
             if len(self._keys) >= MAX_KEYS:
                 del self._keys[next(iter(self._keys))]
             self._keys[key] = lim
         return lim
 
-    def decide(self, key: str, now: float) -> Decision:
-        """Accept or reject (and count) a request of ``key`` at server time ``now``."""
+    def decide(self, key: str, now: int) -> Decision:
+        """Accept or reject (and count) a request of ``key`` at server time ``now`` (integer ns)."""
         if now >= self._next_event:
             self._catch_up(now)
         return self.limiter(key).decide(now)
 
-    def _catch_up(self, now: float) -> None:
+    def _catch_up(self, now: int) -> None:
         while (ev := self._events.pop(now)) is not None:
             t, change = ev
             if change is None:

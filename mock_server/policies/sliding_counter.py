@@ -1,32 +1,41 @@
-"""Sliding-window counter (Cloudflare style): two clock-aligned fixed buckets, the previous one weighted
-by how much of it the sliding window still covers.
+"""Sliding window counter (the Cloudflare / "sliding window counter" approximation).
 
-With ``e`` the time into the current bucket, the estimate is ``prev * (window_s - e) / window_s + curr``
-and a request is accepted when ``estimate + 1 <= limit``. Constant memory per key; it approximates the
-sliding log and, unlike it, can let a little more than ``limit`` through in some sliding windows (the
-estimate assumes the previous bucket's requests were spread evenly).
+Time is cut into clock-aligned buckets of ``W`` (``k = now // W``); the policy keeps only the count of
+the current and the previous bucket. At ``e = now - k * W`` into the current bucket, the estimate is
+``prev * (W - e) / W + curr`` and a request is accepted when ``estimate + 1 <= limit``. Constant memory
+per key; it approximates the sliding log and, unlike it, can let a little more than ``limit`` through
+in some sliding windows (the estimate assumes the previous bucket's requests were spread evenly) — and
+a little less: at the first instant of a bucket the whole previous bucket still weighs in, so a client
+paced exactly at ``limit`` per ``W`` is turned away there (see docs/metrics.md).
 
->>> p = SlidingCounter(limit=4, window_s=1.0)
->>> for t in (0.1, 0.2, 0.3, 0.4): p.record(t)
->>> p.earliest(0.5), p.remaining(1.25), p.earliest(1.25)
-(1.25, 1, 1.25)
+Every comparison is multiplied out over integers (``prev * (W - e) <= (x - curr) * W``), so
+:meth:`earliest`, :meth:`remaining` and a decision agree exactly.
+
+>>> S = 1_000_000_000
+>>> p = SlidingCounter(limit=4, window_ns=S)
+>>> for t in (1, 2, 3, 4): p.record(t * S // 10)
+>>> p.earliest(S // 2), p.remaining(5 * S // 4), p.earliest(5 * S // 4)
+(1250000000, 1, 1250000000)
 """
 
 from __future__ import annotations
 
-import math
-
-from mock_server.policies.base import default_name, first_true, window_index, window_start
+from mock_server.policies.base import check_window, default_name
+from mock_server.ticks import ceil_div, to_seconds
 
 
 class SlidingCounter:
-    def __init__(self, limit: int, window_s: float, name: str = "") -> None:
+    def __init__(self, limit: int, window_ns: int, name: str = "") -> None:
         self.limit = limit
-        self.window_s = window_s
-        self.name = name or default_name(limit, window_s)
+        self.window_ns = check_window(window_ns)
+        self.name = name or default_name(limit, window_ns)
         self._k: int | None = None  # bucket of _curr; _prev is bucket _k - 1
         self._prev = 0
         self._curr = 0
+
+    @property
+    def window_s(self) -> float:
+        return to_seconds(self.window_ns)
 
     def _view(self, k: int) -> tuple[int, int]:
         """(previous, current) bucket counts as seen from bucket ``k``, without rolling state."""
@@ -36,51 +45,38 @@ class SlidingCounter:
             return self._curr, 0
         return 0, 0
 
-    def _fits(self, now: float, x: float) -> bool:
-        """Is the estimate at ``now`` <= ``x``? (Multiplied out: no division to round differently.)"""
-        w = self.window_s
-        k = window_index(now, w)
+    def _when_fits(self, now: int, x: int) -> int:
+        """The earliest instant >= ``now`` at which the estimate is <= ``x`` (``x >= 0``), if nothing
+        more is counted: the first ``e`` with ``prev * (W - e) <= (x - curr) * W``."""
+        w = self.window_ns
+        k, e = divmod(now, w)
         prev, curr = self._view(k)
-        return prev * (w - (now - window_start(k, w))) <= (x - curr) * w
+        if curr <= x:
+            if prev * (w - e) <= (x - curr) * w:
+                return now
+            # The previous bucket's weight has to fade: e >= W - (x - curr) * W / prev (prev > 0 here).
+            return k * w + w - (x - curr) * w // prev
+        # Only the next bucket can fit, once this one's weight (as its previous) fades: curr * (W - e) <= x * W.
+        return (k + 1) * w + w - x * w // curr
 
-    def _when_fits(self, now: float, x: float) -> float:
-        """The earliest instant >= ``now`` at which the estimate is <= ``x`` (x >= 0), if nothing more
-        is counted."""
-        if self._fits(now, x):
-            return now
-        w = self.window_s
-        k = window_index(now, w)
-        prev, curr = self._view(k)
-        if curr <= x:  # the previous bucket's weight has to fade: prev * (w - e) / w <= x - curr
-            t = min(window_start(k, w) + w - (x - curr) * w / prev, window_start(k + 1, w))
-        else:  # only the next bucket can fit, once this one's weight fades: curr * (w - e) / w <= x
-            t = min(window_start(k + 1, w) + w * (1 - x / curr), window_start(k + 2, w))
-        return first_true(max(now, t), lambda u: self._fits(u, x))
-
-    def earliest(self, now: float) -> float:
+    def earliest(self, now: int) -> int:
         return self._when_fits(now, self.limit - 1)
 
-    def remaining(self, now: float) -> int:
-        w = self.window_s
-        k = window_index(now, w)
+    def remaining(self, now: int) -> int:
+        w = self.window_ns
+        k, e = divmod(now, w)
         prev, curr = self._view(k)
-        estimate = curr + prev * (w - (now - window_start(k, w))) / w
-        n = max(0, min(self.limit, math.floor(self.limit - estimate)))
-        # The float estimate can be an ulp off; the predicate decide() uses has the last word.
-        while n > 0 and not self._fits(now, self.limit - n):
-            n -= 1
-        while n < self.limit and self._fits(now, self.limit - n - 1):
-            n += 1
-        return n
+        # The j-th (from 0) back-to-back request fits iff curr + j + prev * (W - e) / W <= limit - 1.
+        return max(0, min(self.limit, self.limit - curr - ceil_div(prev * (w - e), w)))
 
-    def reset_after(self, now: float) -> float:
+    def reset_after(self, now: int) -> int:
         r = self.remaining(now)
         if r >= self.limit:
-            return 0.0
+            return 0
         return self._when_fits(now, self.limit - r - 1) - now
 
-    def record(self, now: float) -> None:
-        k = window_index(now, self.window_s)
+    def record(self, now: int) -> None:
+        k = now // self.window_ns
         if self._k != k:
             self._prev, self._curr = self._view(k)
             self._k = k

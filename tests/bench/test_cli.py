@@ -78,9 +78,11 @@ def test_requests_csv_recomputes_every_count_and_percentile(tmp_path: Path, scen
     for run in doc["runs"]:
         key = (run["strategy"], run["repeat"])
         attempts = rows[key]
-        # requests.csv alone: every arrival joined to its attempt carries the server's time and status.
-        from_requests = [Arrival(f"{a.job}.{a.attempt}", a.arrival_s, a.status) for a in attempts
-                         if a.arrival_s is not None]
+        # requests.csv alone: every arrival joined to its attempt carries the server's exact time (integer
+        # ns, arrival_ns; arrival_s is the same for reading) and status.
+        from_requests = [Arrival(f"{a.job}.{a.attempt}", a.arrival_ns, a.status) for a in attempts
+                         if a.arrival_ns is not None]
+        assert all(a.arrival_s == a.arrival_ns / 1e9 for a in attempts if a.arrival_ns is not None)
         reported = run["metrics"]
         again = metrics.compute(attempts, from_requests, [Tier(3, 1.0)], requests=12, cpu_s=None,
                                 oracle_makespan_s=None).to_dict()
@@ -91,7 +93,7 @@ def test_requests_csv_recomputes_every_count_and_percentile(tmp_path: Path, scen
         for name, value in again.items():
             assert reported[name] == value, (run["strategy"], name)
         assert reported["peak_concurrency"] == metrics.peak_concurrency(logs[key])
-        assert sorted(a.t for a in logs[key]) == sorted(a.t for a in from_requests)
+        assert sorted(a.t_ns for a in logs[key]) == sorted(a.t_ns for a in from_requests)
 
 
 @pytest.mark.parametrize(

@@ -10,19 +10,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.metrics import (
-    EDGE_S,
+    ZERO_ORACLE_NOTE,
     Metrics,
     compute,
+    efficiency_note,
     first_window_count,
+    first_window_count_ns,
     oracle_makespan,
     peak_concurrency,
     peak_window_count,
+    peak_window_count_ns,
     percentile,
 )
 from bench.records import TRANSPORT_ERROR, Attempt
 from mock_server.log import Arrival
 from mock_server.policies import SlidingLog, Tiered
+from mock_server.ticks import NS_PER_S, from_seconds
 from strategies.base import Tier
+
+S = NS_PER_S
 
 
 def att(job: int, attempt: int, intended: float, sent: float, done: float, status: int = 200) -> Attempt:
@@ -30,7 +36,7 @@ def att(job: int, attempt: int, intended: float, sent: float, done: float, statu
 
 
 def arr(t: float, status: int = 200, in_flight: int = 1) -> Arrival:
-    return Arrival(f"r{t}", t, status, in_flight=in_flight)
+    return Arrival(f"r{t}", from_seconds(t), status, in_flight=in_flight)
 
 
 # --- percentile -------------------------------------------------------------------------------------
@@ -104,26 +110,43 @@ def test_peak_bounds(times: list[float], w: float) -> None:
         assert peak >= 1
 
 
+@given(st.lists(st.integers(0, 100 * S), max_size=60), st.integers(1, 10 * S))
+def test_peak_equals_brute_force(times: list[int], w: int) -> None:
+    brute = max((sum(1 for a in times if s <= a < s + w) for s in times), default=0)
+    assert peak_window_count_ns(times, w) == brute
+
+
 @given(times_st, st.floats(0.001, 10))
-def test_peak_equals_brute_force(times: list[float], w: float) -> None:
-    brute = max((sum(1 for a in times if s <= a < s + w - EDGE_S) for s in times), default=0)
-    assert peak_window_count(times, w) == brute
+def test_seconds_form_counts_the_same_ticks(times: list[float], w: float) -> None:
+    ns = [from_seconds(t) for t in times]
+    assert peak_window_count(times, w) == peak_window_count_ns(ns, from_seconds(w))
+    assert first_window_count(times, w) == first_window_count_ns(ns, from_seconds(w))
 
 
-@given(st.lists(st.floats(0, 20), min_size=1, max_size=40), st.integers(1, 5),
-       st.sampled_from([0.1, 0.3, 1.0]))
-def test_oracle_never_exceeds_the_limit(releases: list[float], limit: int, w: float) -> None:
+def test_exactly_one_window_apart_is_two_windows_0_14_plus_1_0() -> None:
+    # The float bug of issue 7: 0.14 + 1.0 == 1.1400000000000001 > 1.14, so a float comparison kept an
+    # arrival exactly one window old in the window. In ticks the sum is exact and it has left.
+    assert 0.14 + 1.0 > 1.14
+    assert peak_window_count_ns([140_000_000, 1_140_000_000], S) == 1
+    assert peak_window_count([0.14, 1.14], 1.0) == 1 and first_window_count([0.14, 1.14], 1.0) == 1
+    # One tick less than a window apart: together.
+    assert peak_window_count_ns([140_000_000, 1_139_999_999], S) == 2
+
+
+@given(st.lists(st.integers(0, 20 * S), min_size=1, max_size=40), st.integers(1, 5),
+       st.sampled_from([S // 10, 3 * S // 10, S, S // 3]))
+def test_oracle_never_exceeds_the_limit(releases: list[int], limit: int, w: int) -> None:
     # The oracle's send times are accepted by a sliding log, so no [t, t+W) window holds more than L.
-    sent: list[float] = []
+    sent: list[int] = []
 
     class Spy(SlidingLog):
-        def record(self, now: float) -> None:
+        def record(self, now: int) -> None:
             sent.append(now)
             super().record(now)
 
-    oracle_makespan(releases, Spy(limit, w), 0.0)
+    oracle_makespan(releases, Spy(limit, w), 0)
     assert len(sent) == len(releases)
-    assert peak_window_count(sent, w) <= limit
+    assert peak_window_count_ns(sent, w) <= limit
 
 
 # --- concurrency and oracle -------------------------------------------------------------------------
@@ -135,9 +158,9 @@ def test_peak_concurrency() -> None:
 
 
 def test_oracle_sliding_log_batch() -> None:
-    # 5 jobs at t=0, limit 2 per 1 s: accepted at 0, 0, 1, 1, 2 → makespan 2.0 + latency 0.05
-    assert oracle_makespan([0.0] * 5, Tiered([SlidingLog(2, 1.0)]), 0.05) == pytest.approx(2.05)
-    assert oracle_makespan([0.0] * 5, SlidingLog(2, 1.0), 0.0) == 2.0  # a bare policy works too
+    # 5 jobs at t=0, limit 2 per 1 s: accepted at 0, 0, 1, 1, 2 → makespan 2.0 + latency 0.05 (exact ns)
+    assert oracle_makespan([0] * 5, Tiered([SlidingLog(2, S)]), S // 20) == 2_050_000_000
+    assert oracle_makespan([0] * 5, SlidingLog(2, S), 0) == 2 * S  # a bare policy works too
 
 
 def test_oracle_staggered_releases() -> None:
@@ -145,24 +168,30 @@ def test_oracle_staggered_releases() -> None:
     # job0 @0, job1 @0, job2 released 0.2 → full until 0+1 → @1.0,
     # job3 released 2.5 → window (1.5, 2.5] holds nothing → @2.5, job4 @2.6 (only 2.5 in window)
     # makespan = 2.6 + 0.1 = 2.7
-    assert oracle_makespan([2.6, 0.0, 0.2, 0.0, 2.5], Tiered([SlidingLog(2, 1.0)]), 0.1) == pytest.approx(2.7)
+    releases = [from_seconds(t) for t in (2.6, 0.0, 0.2, 0.0, 2.5)]
+    assert oracle_makespan(releases, Tiered([SlidingLog(2, S)]), S // 10) == 2_700_000_000
 
 
 def test_oracle_two_tiers() -> None:
     # tiers 3 per 1 s and 4 per 10 s; 6 jobs at 0
     # 3 per 1 s: @0, 0, 0, then 1.0; 4 per 10 s: the 5th must wait until 0 + 10 = 10, the 6th too (until 10)
     # sends: 0, 0, 0, 1, 10, 10 → makespan 10.0
-    policy = Tiered([SlidingLog(3, 1.0), SlidingLog(4, 10.0)])
-    assert oracle_makespan([0.0] * 6, policy, 0.0) == 10.0
+    policy = Tiered([SlidingLog(3, S), SlidingLog(4, 10 * S)])
+    assert oracle_makespan([0] * 6, policy, 0) == 10 * S
 
 
 def test_oracle_no_jobs() -> None:
-    assert oracle_makespan([], SlidingLog(1, 1.0), 0.1) is None
+    assert oracle_makespan([], SlidingLog(1, S), S // 10) is None
 
 
 def test_oracle_measures_from_first_release() -> None:
     # a stream released from 1.0: sends at 1.0, 2.0 (limit 1/s); makespan 2.0 + 0.5 − 1.0 = 1.5
-    assert oracle_makespan([1.0, 1.0], SlidingLog(1, 1.0), 0.5) == 1.5
+    assert oracle_makespan([S, S], SlidingLog(1, S), S // 2) == 3 * S // 2
+
+
+def test_oracle_paced_sends_exactly_one_window_apart() -> None:
+    # 1 per 1 s from a release at 0.14 s: the oracle sends at 0.14, 1.14, 2.14 — not an ulp later.
+    assert oracle_makespan([140_000_000] * 3, SlidingLog(1, S), 0) == 2 * S
 
 
 # --- compute ----------------------------------------------------------------------------------------
@@ -275,6 +304,22 @@ def test_throughput_none_for_zero_duration() -> None:
     m = compute([att(0, 1, 0.0, 0.0, 0.0)], [], [], requests=1, cpu_s=0.0, oracle_makespan_s=0.0)
     assert m.duration_s == 0.0
     assert m.throughput_rps is None and m.efficiency is None
+
+
+def test_efficiency_withheld_when_the_oracle_takes_no_time() -> None:
+    # Every job fits the first window and there is no latency: the oracle's makespan is 0. A run that did
+    # everything right but took 0.2 s would have printed efficiency 0 / 0.2 = 0.00; it is null, with the
+    # reason, instead.
+    attempts = [att(0, 1, 0.0, 0.0, 0.1), att(1, 1, 0.0, 0.1, 0.2)]
+    m = compute(attempts, [], [], requests=2, cpu_s=0.0, oracle_makespan_s=0.0)
+    assert (m.completion, m.efficiency) == (1.0, None)
+    assert efficiency_note(m, 0.0) == ZERO_ORACLE_NOTE
+    # With a positive oracle the same run has an efficiency (0.1 / 0.2) and nothing is withheld.
+    m = compute(attempts, [], [], requests=2, cpu_s=0.0, oracle_makespan_s=0.1)
+    assert m.efficiency == 0.5 and efficiency_note(m, 0.1) is None
+    # An incomplete run has no efficiency anyway: nothing is "withheld" from it.
+    m = compute(attempts[:1], [], [], requests=2, cpu_s=0.0, oracle_makespan_s=0.0)
+    assert m.efficiency is None and efficiency_note(m, 0.0) is None
 
 
 def test_arrival_windows_count_all_statuses() -> None:

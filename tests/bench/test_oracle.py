@@ -1,5 +1,6 @@
 """The runner's oracle (bench.metrics.oracle_makespan) driven by each algorithm, against hand-computed
-makespans: the oracle sends each job at the earliest instant the policy accepts it."""
+makespans: the oracle sends each job at the earliest instant the policy accepts it. Timelines are
+written in seconds and counted, like the server counts them, in integer ns."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import pytest
 from bench.metrics import oracle_makespan
 from mock_server.config import QuotaConfig
 from mock_server.policies import build
+from mock_server.ticks import from_seconds, to_seconds
 
 
 def makespan(q: list[QuotaConfig], releases: list[float], latency_s: float) -> float | None:
-    return oracle_makespan(releases, build(q), latency_s)
+    ns = oracle_makespan([from_seconds(r) for r in releases], build(q), from_seconds(latency_s))
+    return None if ns is None else to_seconds(ns)
 
 
 def test_sliding_log() -> None:
@@ -59,7 +62,7 @@ def test_tiers_the_binding_one_decides() -> None:
 @pytest.mark.parametrize("algorithm", ["sliding-log", "fixed-window", "sliding-counter", "gcra"])
 def test_oracle_never_sees_a_rejection(algorithm: str) -> None:
     p = build([QuotaConfig(7, 0.3, algorithm)])
-    t = 0.0
+    t = 0
     for i in range(200):
-        t = p.earliest(max(i * 0.01, t))
+        t = p.earliest(max(i * 10_000_000, t))
         assert p.decide(t).allowed

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bench import clock, scenarios
+from bench.metrics import ZERO_ORACLE_NOTE
 from bench.runner import RunResult, oracle_makespan, run_one
 from bench.transport import AsgiServer
+from mock_server.ticks import NS_PER_S as S
 from strategies.registry import resolve
 
 
@@ -119,8 +121,27 @@ def test_oracle_places_clock_aligned_windows_on_the_server_clock() -> None:
     # sends 2 at 10.0 and 2 at 11.0 (makespan 1.0); from 10.75 it sends 2 at 10.75 and 2 at 11.0 (0.25).
     sc = scenarios.from_dict({"server": {"quota": [{"algorithm": "fixed-window", "limit": 2, "window_s": 1.0}]},
                               "workload": {"jobs": 4}}, "fw")
-    assert oracle_makespan(sc, 10.0) == 1.0
-    assert oracle_makespan(sc, 10.75) == 0.25
+    assert oracle_makespan(sc, 10 * S) == 1.0
+    assert oracle_makespan(sc, 10_750_000_000) == 0.25
+
+
+def test_efficiency_is_withheld_with_its_reason_when_the_oracle_takes_no_time() -> None:
+    # 5 jobs, 20 per second, no latency: the oracle sends all 5 at t=0 and is done at 0. The paced
+    # bucket takes 0.2 s for them and did everything right: no 0.00, but null, and the run says why.
+    sc = small(limit=20, jobs=5, latency_ms=0)
+    assert oracle_makespan(sc) == 0.0
+    r = run("token-bucket", sc)
+    assert r.status == "ok" and r.metrics.completion == 1.0 and r.metrics.throttled == 0
+    assert r.metrics.efficiency is None
+    assert r.error == ZERO_ORACLE_NOTE
+
+
+def test_arrival_times_are_kept_in_exact_ticks() -> None:
+    # The server logs integer ns; the runner makes them relative to run start in ns and joins them.
+    r = run("token-bucket", small())
+    assert [a.t_ns for a in r.arrivals] == [200_000_000 * i for i in range(20)]
+    assert all(a.arrival_ns is not None and a.arrival_s == a.arrival_ns / S for a in r.attempts)
+    assert sorted(a.arrival_ns or 0 for a in r.attempts) == [a.t_ns for a in r.arrivals]
 
 
 def test_no_oracle_when_the_quota_changes_during_the_run() -> None:

@@ -12,17 +12,20 @@ import httpx
 from bench import clock as vclock
 from mock_server.app import MockApp, create_app
 from mock_server.config import ServerConfig
+from mock_server.ticks import from_seconds, to_seconds
 
 T = TypeVar("T")
 EPOCH = 1_700_000_000.0  # a fixed wall clock, so epoch headers are exact
 
 
 class FakeClock:
+    """A server clock set in seconds (``clock.now = 101.5``) and read, as the app reads it, in integer ns."""
+
     def __init__(self, now: float = 100.0) -> None:
         self.now = now
 
-    def __call__(self) -> float:
-        return self.now
+    def __call__(self) -> int:
+        return from_seconds(self.now)
 
 
 @asynccontextmanager
@@ -53,11 +56,11 @@ def at_times(
 
     async def main() -> list[httpx.Response]:
         loop = asyncio.get_running_loop()
-        app = create_app(cfg, clock=loop.time, wall=lambda: wall)
+        app = create_app(cfg, clock=vclock.loop_ns(loop), wall=lambda: wall)
         out = []
         async with client(app) as c:
             for t in times:
-                await asyncio.sleep(max(0.0, app.run.start + t - loop.time()))
+                await asyncio.sleep(max(0.0, to_seconds(app.run.start) + t - loop.time()))
                 out.append(await c.get("/v1/items", headers=headers or {}))
         return out
 

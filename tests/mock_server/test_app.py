@@ -8,6 +8,7 @@ from bench import clock as vclock
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
 from mock_server.log import from_json
+from mock_server.ticks import NS_PER_S as S
 from tests.mock_server.apptools import EPOCH, FakeClock, at_times, call, client, config
 
 
@@ -35,7 +36,9 @@ def test_429_headers_and_log() -> None:
     assert r3.headers["x-ratelimit-reset"] == "3"
     assert r3.headers["x-ratelimit-limit"] == "2"
     assert r1.json() == {"ok": True} and r3.json() == {"error": "too many requests"}
-    assert [a[:3] for a in log["arrivals"]] == [["r0", 100.0, 200], ["r1", 101.0, 200], ["r2", 102.5, 429]]
+    # Server times are logged in integer ns, the ticks the policy decided by.
+    assert [a[:3] for a in log["arrivals"]] == [["r0", 100 * S, 200], ["r1", 101 * S, 200],
+                                                ["r2", 102_500_000_000, 429]]
     assert [a.in_flight for a in from_json(log)] == [1, 1, 1]
 
 
@@ -208,7 +211,7 @@ def test_named_keys_global_tiers_and_the_binding_tier_reported() -> None:
 def test_fixed_latency_under_virtual_time() -> None:
     async def main() -> list[float]:
         loop = asyncio.get_running_loop()
-        app = create_app(config(latency_ms=250), clock=loop.time)
+        app = create_app(config(latency_ms=250), clock=vclock.loop_ns(loop))
         async with client(app) as c:
             t0 = loop.time()
             await c.get("/")
@@ -222,7 +225,7 @@ def test_lognormal_latency_is_seeded_and_restarts_at_reset() -> None:
 
     async def main() -> tuple[list[float], list[float]]:
         loop = asyncio.get_running_loop()
-        app = create_app(config(**cfg), clock=loop.time)
+        app = create_app(config(**cfg), clock=vclock.loop_ns(loop))
         runs = []
         async with client(app) as c:
             for _ in range(2):
@@ -244,7 +247,7 @@ def test_concurrency_cap_answers_the_excess_at_once() -> None:
         loop = asyncio.get_running_loop()
         app = create_app(
             config(latency_ms=100, concurrency={"limit": 2, "status": 429, "retry_after_s": 1}),
-            clock=loop.time,
+            clock=vclock.loop_ns(loop),
         )
         async with client(app) as c:
             t0 = loop.time()
@@ -274,7 +277,8 @@ def test_error_rate_is_seeded_and_errors_keep_the_quota_headers() -> None:
 def test_slow_responses_take_longer() -> None:
     async def main() -> list[float]:
         loop = asyncio.get_running_loop()
-        app = create_app(config(latency_ms=10, faults={"slow": {"rate": 1.0, "delay_s": 5}}), clock=loop.time)
+        app = create_app(config(latency_ms=10, faults={"slow": {"rate": 1.0, "delay_s": 5}}),
+                         clock=vclock.loop_ns(loop))
         async with client(app) as c:
             t0 = loop.time()
             await c.get("/")
@@ -286,7 +290,7 @@ def test_slow_responses_take_longer() -> None:
 def test_hanging_response_holds_until_the_client_times_out() -> None:
     async def main() -> tuple[str, float, int, int]:
         loop = asyncio.get_running_loop()
-        app = create_app(config(faults={"hang_rate": 1.0, "hang_s": 30}), clock=loop.time)
+        app = create_app(config(faults={"hang_rate": 1.0, "hang_s": 30}), clock=vclock.loop_ns(loop))
         async with client(app) as c:
             t0 = loop.time()
             try:
@@ -325,7 +329,7 @@ def test_noisy_neighbour_consumes_the_shared_quota() -> None:
 
     async def main() -> tuple[list[int], dict]:  # type: ignore[type-arg]
         loop = asyncio.get_running_loop()
-        app = create_app(cfg, clock=loop.time)
+        app = create_app(cfg, clock=vclock.loop_ns(loop))
         async with client(app) as c:
             await asyncio.sleep(0.6)
             got = [(await c.get("/")).status_code for _ in range(3)]
@@ -400,7 +404,7 @@ def test_log_to_file_streams_every_arrival(tmp_path: Path) -> None:
     finally:
         app.close()
     assert ts == [i / 1000 for i in range(5000)]
-    assert path.read_text().splitlines()[0] == "request_id,t,status,key,in_flight"
+    assert path.read_text().splitlines()[0] == "request_id,t_ns,status,key,in_flight"
 
 
 def test_bounded_memory_log_and_log_off() -> None:
@@ -427,8 +431,8 @@ def test_epoch_and_http_date_follow_the_wall_clock_from_reset() -> None:
 
 
 def test_clock_unreadable_at_creation_starts_the_state_at_first_use() -> None:
-    def not_yet() -> float:
-        return asyncio.get_running_loop().time()  # raises outside a running loop
+    def not_yet() -> int:
+        return vclock.loop_ns(asyncio.get_running_loop())()  # raises outside a running loop
 
     app = create_app(config(quota=[{"limit": 1, "window_s": 1}]), clock=not_yet)
 
@@ -437,7 +441,7 @@ def test_clock_unreadable_at_creation_starts_the_state_at_first_use() -> None:
             return [(await c.get("/")).status_code for _ in range(2)]
 
     assert vclock.run(main(), start=50.0) == [200, 429]
-    assert app.run.start == 50.0
+    assert app.run.start == 50 * S
 
 
 def test_requests_no_tier_applies_to_get_no_limit_headers() -> None:

@@ -114,7 +114,9 @@ def test_whole_second_resets_make_header_pacing_conservative_end_to_end() -> Non
     # No 429 either way, but a sliding log's reset ("when one more is allowed") is sent rounded up to a
     # whole second: spread over it, 4 left in 1 s is slower than the floor's 0.2 s, and it compounds.
     assert (adaptive.throttled, floor.throttled) == (0, 0)
-    assert adaptive.duration_s == pytest.approx(8.143336) and floor.duration_s == pytest.approx(3.81)
+    # (8.41 s since the mock counts integer ticks: before, a float sum kept a request exactly one window
+    # old in the log at 1.733334 s and the headers said "2 left, reset 0"; now they say "3 left, reset 1".)
+    assert adaptive.duration_s == pytest.approx(8.410004) and floor.duration_s == pytest.approx(3.81)
     assert adaptive.burst_ratio == 0.6
 
 
