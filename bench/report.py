@@ -143,7 +143,7 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     ]
     errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
     if errors:
-        parts += ["", "## Runs that did not finish", ""]
+        parts += ["", "## Runs that did not finish, and figures withheld", ""]
         parts += [f"- `{s}` repeat {k}: **{st}** — {e}" for s, k, st, e in errors]
     if charts:
         parts += ["", "## Charts", ""] + [f"![{c}]({c})" for c in charts]
@@ -186,7 +186,7 @@ created {esc(meta['created_utc'])}{incomplete}</p>
 <p>Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), then the
 rest (in red). Definitions: docs/metrics.md.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-{f"<h2>Runs that did not finish</h2><ul>{errors}</ul>" if errors else ""}
+{f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Charts</h2>{images}" if images else ""}
 </body></html>
 """

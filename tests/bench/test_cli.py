@@ -96,6 +96,20 @@ def test_requests_csv_recomputes_every_count_and_percentile(tmp_path: Path, scen
         assert sorted(a.t_ns for a in logs[key]) == sorted(a.t_ns for a in from_requests)
 
 
+def test_withheld_efficiency_is_null_in_results_with_its_reason_in_the_report(tmp_path: Path) -> None:
+    # 3 jobs, 3 per second, no latency: the oracle sends all at t=0 and is done at 0 s.
+    p = tmp_path / "zero.toml"
+    p.write_text(SCENARIO.replace("latency_ms = 5", "latency_ms = 0").replace("jobs = 12", "jobs = 3"))
+    out = tmp_path / "r"
+    assert main(["run", "--scenario", str(p), "--strategies", "token-bucket", "--clock", "virtual",
+                 "--out", str(out)]) == 0
+    (run_dir,) = run_dirs(out)
+    (run,) = json.loads((run_dir / "results.json").read_text())["runs"]
+    assert run["status"] == "ok" and run["metrics"]["completion"] == 1.0
+    assert run["metrics"]["efficiency"] is None and run["error"] == metrics.ZERO_ORACLE_NOTE
+    assert metrics.ZERO_ORACLE_NOTE in (run_dir / "report.md").read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
