@@ -5,8 +5,8 @@ the current and the previous bucket. At ``e = now - k * W`` into the current buc
 ``prev * (W - e) / W + curr`` and a request is accepted when ``estimate + 1 <= limit``. Constant memory
 per key; it approximates the sliding log and, unlike it, can let a little more than ``limit`` through
 in some sliding windows (the estimate assumes the previous bucket's requests were spread evenly) — and
-a little less: at the first instant of a bucket the whole previous bucket still weighs in, so a client
-paced exactly at ``limit`` per ``W`` is turned away there (see docs/metrics.md).
+less: at the first instant of a bucket the whole previous bucket still weighs in, so a client
+paced exactly at ``limit`` per ``W`` is turned away there (see docs/scenarios.md).
 
 Every comparison is multiplied out over integers (``prev * (W - e) <= (x - curr) * W``), so
 :meth:`earliest`, :meth:`remaining` and a decision agree exactly.

@@ -23,6 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"quota": [{"limit": 5, "window_s": 0}]}, "server.quota[0].window_s: must be a number > 0, got 0"),
         ({"quota": [{"limit": 5}]}, "server.quota[0].window_s: required"),
         (
+            {"quota": [{"limit": 5, "window_s": 1}, {"limit": 5, "window_s": 4e-7}]},
+            "server.quota[1].window_s: must be at least 1 µs (0.000001 s; windows are counted in whole "
+            "nanoseconds and the virtual clock ticks in microseconds), got 4e-07",
+        ),
+        (
             {"quota": [{"limit": 5, "window_s": 1, "algorithm": "magic"}]},
             'server.quota[0].algorithm: must be one of "sliding-log", "fixed-window", "sliding-counter", '
             '"gcra", "token-bucket", got \'magic\'',
@@ -300,3 +305,15 @@ def test_every_toml_example_in_the_docs_is_valid() -> None:
     for block in blocks:
         data = tomllib.loads(block)
         ServerConfig.from_dict(data.get("server", data))
+
+
+def test_windows_are_converted_once_to_whole_nanoseconds() -> None:
+    c = ServerConfig.from_dict({"quota": [{"limit": 1, "window_s": 0.1}, {"limit": 3, "window_s": 1 / 3},
+                                          {"limit": 1, "window_s": 0.000001}, {"limit": 1, "window_s": 86400}]})
+    assert [q.window_ns for q in c.quota] == [100_000_000, 333_333_333, 1_000, 86_400_000_000_000]
+    # Derived, not configured: it survives the round trip and takes no part in equality.
+    assert ServerConfig.from_dict(c.to_dict()) == c and "window_ns" not in c.to_dict()["quota"][0]
+    # A scenario's declared quota is read by the same schema, so it is refused the same way.
+    with pytest.raises(scenarios.ScenarioError, match=r"declared\.quota\[0\]\.window_s: must be at least 1 µs"):
+        scenarios.from_dict({"server": {"quota": [{"limit": 1, "window_s": 1}]},
+                             "declared": {"quota": [{"limit": 1, "window_s": 1e-9}]}, "workload": {"jobs": 1}}, "x")
