@@ -57,9 +57,8 @@ def oracle_makespan(scenario: Scenario, server_t0_ns: int = 0) -> float | None:
     ``server_t0_ns`` is the server clock at run start (integer ns, the policies' ticks): clock-aligned
     windows (``now // W``) sit where the server's clock puts them, not at the run's start. Releases and
     latency are converted to the same ticks, so the oracle counts exactly as the server does. ``None``
-    where the oracle cannot know
-    the answer: no quota, quotas that change during the run (schedule, neighbour, penalty, lockout),
-    a server concurrency cap, or a random latency model.
+    where the oracle cannot know the answer: no quota, quotas that change during the run (schedule,
+    neighbour, penalty, lockout), a server concurrency cap, or a random latency model.
     """
     server = scenario.server
     d = server.dynamics

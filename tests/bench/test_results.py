@@ -1,0 +1,27 @@
+"""Run-directory CSVs keep server times as exact integer ns, and still read runs written before that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import results
+from bench.records import Arrival, Attempt
+
+
+def test_exact_columns_round_trip(tmp_path: Path) -> None:
+    a = Attempt(3, 1, 0.0, 0.1, 0.140000001, 0.15, 200, arrival_ns=140_000_001)
+    p = tmp_path / "requests.csv"
+    p.write_text(",".join(results.CSV_FIELDS) + "\n" + ",".join(map(str, results.csv_row("s", 0, a))) + "\n")
+    assert results.read_requests(p) == {("s", 0): [a]}
+
+
+def test_runs_written_before_the_integer_columns_still_load(tmp_path: Path) -> None:
+    req = tmp_path / "requests.csv"
+    req.write_text("strategy,repeat,job,attempt,intended_s,sent_s,arrival_s,done_s,status\n"
+                   "s,0,0,1,0.0,0.0,1.14,1.2,200\n")
+    (got,) = results.read_requests(req)[("s", 0)]
+    assert (got.arrival_s, got.arrival_ns) == (1.14, None)
+    arr = tmp_path / "arrivals.csv"
+    arr.write_text("strategy,repeat,request_id,t,status,key,in_flight\ns,0,0.1,1.14,200,,1\n")
+    # The float seconds are rounded to the nearest ns once, as every other conversion does.
+    assert results.read_arrivals(arr) == {("s", 0): [Arrival("0.1", 1_140_000_000, 200, "", 1)]}
