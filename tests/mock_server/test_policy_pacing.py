@@ -12,11 +12,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.metrics import peak_window_count_ns
 from mock_server.config import QuotaConfig
 from mock_server.policies import build
-from mock_server.ticks import ceil_div, from_seconds
+from mock_server.ticks import MIN_WINDOW_NS, NS_PER_S, ceil_div, from_seconds
 
 #: (limit, window_s): sustained rates 0.5, 1, 3.3, 10, 50, 100, 333, 1 000, 5 000 per second, with windows
 #: that are and are not whole or "round" numbers of seconds.
@@ -90,3 +92,14 @@ def test_sliding_counter_turns_an_exactly_paced_client_away_at_bucket_starts() -
     policy = build([QuotaConfig(2, 1.0, "sliding-counter")])
     got = [policy.decide(from_seconds(0.5 * i)).allowed for i in range(8)]
     assert got == [True, True, False, True, True, False, True, False]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.floats(0.5, 5000), st.integers(0, 10**12), st.sampled_from(EXACT))
+def test_exact_pacing_at_any_limit_and_rate(limit: int, rate: float, start: int, kind: QuotaConfig) -> None:
+    # Beyond the grid: any limit, any window giving 0.5..5 000 per second (not a round number of ns).
+    window_ns = max(MIN_WINDOW_NS, round(limit / rate * NS_PER_S))
+    q = QuotaConfig(limit, window_ns / NS_PER_S, kind.algorithm, anchor=kind.anchor)
+    policy = build([q])
+    times = paced(limit, q.window_ns, 2 * limit + 1, start)
+    assert all(policy.decide(t).allowed for t in times), (q, start)
