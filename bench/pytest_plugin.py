@@ -82,6 +82,10 @@ def _first_excess(arrivals: Sequence[Arrival], limit: int, window_s: float) -> i
     return lo
 
 
+def _rid(a: Arrival) -> str:
+    return f" (request id {a.request_id!r})" if a.request_id else ""
+
+
 def _times(arrivals: Sequence[Arrival], n: int = 12) -> str:
     shown = ", ".join(f"{a.t:.3f}" for a in arrivals[:n])
     return shown + (f", … ({len(arrivals)} in all)" if len(arrivals) > n else "")
@@ -102,8 +106,8 @@ def assert_max_in_window(arrivals: Sequence[Arrival], limit: int, window_s: floa
     k = _first_excess(ordered, limit, window_s)
     a = ordered[k]
     raise AssertionError(
-        f"{peak} arrivals in one {window_s:g} s window (limit {limit}): arrival {k + 1} (request id "
-        f"{a.request_id!r}) at t={a.t:.6f} s was one too many; arrival times: {_times(ordered)}")
+        f"{peak} arrivals in one {window_s:g} s window (limit {limit}): arrival {k + 1}{_rid(a)} at "
+        f"t={a.t:.6f} s was one too many; arrival times: {_times(ordered)}")
 
 
 def assert_no_429(arrivals: Sequence[Arrival], statuses: Sequence[int] = (429,)) -> None:
@@ -117,8 +121,7 @@ def assert_no_429(arrivals: Sequence[Arrival], statuses: Sequence[int] = (429,))
     if rejected:
         first = rejected[0]
         raise AssertionError(f"{len(rejected)} of {len(arrivals)} requests rejected "
-                             f"({'/'.join(map(str, statuses))}): first at t={first.t:.6f} s "
-                             f"(request id {first.request_id!r})")
+                             f"({'/'.join(map(str, statuses))}): first at t={first.t:.6f} s{_rid(first)}")
 
 
 class MockAPI:

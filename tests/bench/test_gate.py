@@ -306,3 +306,34 @@ def test_rule_parsing_by_hand() -> None:
     assert r.bound(0) == 0 and r.holds(0, 0) and not r.holds(1, 0)
     r = gate.parse_regression("peak_window_count[0]:+2", "w")
     assert (r.index, r.bound(20)) == (0, 22)
+
+
+# -- the GitHub Actions example (examples/github-actions) ---------------------------------------------------
+
+
+def test_the_github_actions_example_gates_the_custom_strategy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    workflow = (root / "examples" / "github-actions" / "ratebench-gate.yml").read_text()
+    # The workflow's two commands, as this test runs them (a user's strategy loads by import path).
+    assert 'python -m bench run --clock virtual --scenario "$SCENARIO" --strategies "$STRATEGY"' in workflow
+    assert "python -m bench check ratebench-results/*/ --thresholds .github/ratebench/thresholds.toml" in workflow
+    assert 'STRATEGY: "my_limiter:MyLimiter"' in workflow and 'SCENARIO: "default"' in workflow
+    monkeypatch.syspath_prepend(str(root / "examples" / "custom_strategy"))
+    out = tmp_path / "ratebench-results"
+    assert main(["run", "--clock", "virtual", "--scenario", "default", "--strategies", "my_limiter:MyLimiter",
+                 "--out", str(out)]) == 0
+    (run_dir,) = out.iterdir()
+    capsys.readouterr()
+    spec = root / "examples" / "github-actions" / "thresholds.toml"
+    code, text, _ = check(capsys, str(run_dir), "--thresholds", str(spec))
+    assert code == 0, text
+    assert "check: all rules hold — 5 checks on 1 strategies" in text
+    # Its baseline rules hold against itself, and the strategy made bursty breaks the thresholds.
+    code, text, _ = check(capsys, str(run_dir), "--thresholds", str(spec), "--baseline", str(run_dir))
+    assert code == 0, text
+    doc = json.loads((run_dir / "results.json").read_text())
+    doc["runs"][0]["metrics"].update(burst_ratio=1.95, throttled=22)
+    (run_dir / "results.json").write_text(json.dumps(doc))
+    code, text, _ = check(capsys, str(run_dir), "--thresholds", str(spec))
+    assert code == 1 and "BREACH my-limiter (repeat 0): burst_ratio = 1.95, bound <= 1.0" in text

@@ -44,9 +44,11 @@ def test_the_example_fails_when_the_client_bursts(pytester: pytest.Pytester, mon
     result.stdout.fnmatch_lines(["*AssertionError: * of 20 requests rejected (429): first at t=*"])
 
 
-def test_the_window_assertion_catches_the_burst_even_without_429s(mock_api: MockAPIFactory) -> None:
+def test_the_window_assertion_catches_the_burst_even_without_429s(mock_api: MockAPIFactory,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # A token-bucket API that allows bursts of 10 accepts the bursty client (no 429)…
-    from paced_client import fetch_all  # examples/pytest_plugin is on sys.path (a testpaths entry)
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from paced_client import fetch_all
 
     api = mock_api(limit=5, window_s=1.0, algorithm="token-bucket", burst=10)
 
