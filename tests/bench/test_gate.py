@@ -337,3 +337,28 @@ def test_the_github_actions_example_gates_the_custom_strategy(
     (run_dir / "results.json").write_text(json.dumps(doc))
     code, text, _ = check(capsys, str(run_dir), "--thresholds", str(spec))
     assert code == 1 and "BREACH my-limiter (repeat 0): burst_ratio = 1.95, bound <= 1.0" in text
+
+
+# -- the committed thresholds of make gate (tests/gate/thresholds) -------------------------------------------
+
+
+def test_the_committed_thresholds_catch_the_corrected_bucket_made_bursty(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # The regression the gate exists for: someone "simplifies" the corrected bucket back to capacity r.
+    from strategies.token_bucket import CorrectedTokenBucket
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setattr(CorrectedTokenBucket, "capacity", 20.0)
+    out = tmp_path / "runs"
+    assert main(["run", "--clock", "virtual", "--strategies", "token-bucket", "--out", str(out)]) == 0
+    (run_dir,) = out.iterdir()
+    capsys.readouterr()
+    code, text, _ = check(capsys, str(run_dir), "--thresholds", str(root / "tests/gate/thresholds/default.toml"))
+    assert code == 1
+    mine = [line.split("  [")[0] for line in text.splitlines() if line.startswith("BREACH token-bucket ")]
+    # (19 × 429 and 90.5 % done on the exact-schedule clock; the metric names, not the figures, are the point.)
+    assert [line.split(": ")[1].split(" = ")[0] for line in mine] == [
+        "burst_ratio", "throttled", "completion", "efficiency"]
+    assert mine[0].startswith("BREACH token-bucket (repeat 0): burst_ratio = 1.9")
+    assert mine[3].startswith("BREACH token-bucket (repeat 0): efficiency = null, bound >= 0.85 — withheld: "
+                              "efficiency is defined only when every job succeeded")
