@@ -362,3 +362,18 @@ def test_the_committed_thresholds_catch_the_corrected_bucket_made_bursty(
     assert mine[0].startswith("BREACH token-bucket (repeat 0): burst_ratio = 1.9")
     assert mine[3].startswith("BREACH token-bucket (repeat 0): efficiency = null, bound >= 0.85 — withheld: "
                               "efficiency is defined only when every job succeeded")
+
+
+def test_repeats_can_be_chosen_per_strategy(tmp_path: Path) -> None:
+    spec = gate.load_spec(thresholds(tmp_path, """
+[all]
+thresholds = ["latency_p99_ms < 1000"]
+[strategies.noisy]
+repeats = "median"
+"""))
+    runs = [(name, metrics(latency_p99_ms=ms)) for name in ("noisy", "strict") for ms in (900.0, 1200.0, 950.0)]
+    outcome = gate.evaluate(results.load(write_run(tmp_path / "run", runs)), spec)
+    # noisy: median 950 holds; strict: its second repeat (1200 ms) breaks the rule.
+    assert [(c.strategy, c.repeat, c.value, c.ok) for c in outcome.checks] == [
+        ("noisy", "median", 950.0, True),
+        ("strict", 0, 900.0, True), ("strict", 1, 1200.0, False), ("strict", 2, 950.0, True)]
