@@ -25,16 +25,20 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint
 
 ## The CI gate on limiter accuracy (docs/ci.md): every built-in strategy on each scenario in virtual time, judged
-## by tests/gate/thresholds/<scenario>.toml. Run directories are kept (and named) only when the gate fails.
+## by tests/gate/thresholds/<scenario>.toml. The runs go in parallel (one process each; they are CPU-bound), then
+## each is checked. Run directories are kept (and named) only when the gate fails.
 GATE_DIR       := tests/gate
 GATE_SCENARIOS := default token-bucket fixed-window
 gate: $(STAMP)
 	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/ratebench-gate.XXXXXX"); status=0; \
 	for s in $(GATE_SCENARIOS); do \
 	  scen=$$s; [ -f $(GATE_DIR)/scenarios/$$s.toml ] && scen=$(GATE_DIR)/scenarios/$$s.toml; \
+	  ( $(BIN)/python -m bench run --clock virtual --strategies all --scenario $$scen --out $$out/$$s \
+	      > $$out/$$s.log 2>&1; echo $$? > $$out/$$s.rc ) & \
+	done; wait; \
+	for s in $(GATE_SCENARIOS); do \
 	  echo "gate: $$s"; \
-	  if ! $(BIN)/python -m bench run --clock virtual --strategies all --scenario $$scen --out $$out/$$s \
-	      > $$out/$$s.log 2>&1; then cat $$out/$$s.log; status=2; continue; fi; \
+	  if [ "$$(cat $$out/$$s.rc)" != 0 ]; then cat $$out/$$s.log; status=2; continue; fi; \
 	  $(BIN)/python -m bench check $$out/$$s/*/ --thresholds $(GATE_DIR)/thresholds/$$s.toml || status=1; \
 	done; \
 	if [ $$status = 0 ]; then rm -rf $$out; else echo "gate: FAILED; run directories kept in $$out"; fi; \
