@@ -10,6 +10,7 @@ allowed direction spelled out: ``efficiency:-5%`` (may fall by at most 5 % of th
 ``throttled:+0`` (may not rise at all), ``latency_p99_ms:+50`` (may rise by at most 50 ms)::
 
     scenario = "default"        # optional: refuse a run of another scenario
+    clock = "virtual"           # optional: refuse a run on the other clock
     repeats = "every"           # or "median": how repeats are judged (default "every")
 
     [all]                       # every strategy in the run
@@ -63,6 +64,7 @@ __all__ = [
 
 #: How repeats of one strategy are judged.
 REPEATS = ("every", "median")
+CLOCKS = ("real", "virtual")
 #: ``results.json`` metrics that hold one count per quota tier: a rule must name the tier.
 PER_TIER = frozenset(f.name for f in fields(Metrics) if "tuple" in str(f.type))
 SCALAR = frozenset(f.name for f in fields(Metrics)) - PER_TIER
@@ -163,6 +165,7 @@ class Spec:
 
     path: str
     scenario: str | None = None
+    clock: str | None = None
     repeats: str = "every"
     all: Rules = field(default_factory=Rules)
     strategies: Mapping[str, Rules] = field(default_factory=dict)
@@ -277,18 +280,22 @@ def load_spec(path: Path) -> Spec:
         raise GateError(f"--thresholds {path}: cannot read it: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise GateError(f"{path}: not valid TOML: {e}") from None
-    unknown = sorted(set(data) - {"scenario", "repeats", "all", "strategies"})
+    unknown = sorted(set(data) - {"scenario", "clock", "repeats", "all", "strategies"})
     if unknown:
-        raise GateError(f"{path}: {unknown[0]}: unknown key (known: scenario, repeats, all, strategies)")
+        raise GateError(f"{path}: {unknown[0]}: unknown key (known: scenario, clock, repeats, all, strategies)")
     scenario = data.get("scenario")
     if scenario is not None and not isinstance(scenario, str):
         raise GateError(f"{path}: scenario: must be a scenario name, got {scenario!r}")
+    clock = data.get("clock")
+    if clock is not None and clock not in CLOCKS:
+        raise GateError(f"{path}: clock: must be one of {', '.join(map(repr, CLOCKS))}, got {clock!r}")
     strategies = data.get("strategies", {})
     if not isinstance(strategies, dict):
         raise GateError(f"{path}: strategies: must be a table of [strategies.NAME] tables, got {strategies!r}")
     spec = Spec(
         path=str(path),
         scenario=scenario,
+        clock=clock,
         repeats=_repeats(data, str(path)) or "every",
         all=_rules(data.get("all", {}), f"{path}: all"),
         strategies={name: _rules(t, f"{path}: strategies.{_key(name)}") for name, t in strategies.items()},
@@ -487,6 +494,10 @@ def evaluate(doc: Mapping[str, Any], spec: Spec, baseline: Mapping[str, Any] | N
     run_scenario = (doc.get("meta", {}).get("scenario") or {}).get("name")
     if spec.scenario is not None and spec.scenario != run_scenario:
         raise GateError(f"{spec.path}: scenario = {spec.scenario!r}, but the run is of scenario {run_scenario!r}")
+    run_clock = doc.get("meta", {}).get("clock")
+    if spec.clock is not None and spec.clock != run_clock:
+        raise GateError(f"{spec.path}: clock = {spec.clock!r}, but the run used the {run_clock!r} clock "
+                        f"(figures from the two clocks are different measurements)")
     has_regressions = any(r.regressions for r in (spec.all, *spec.strategies.values()))
     notes: list[str] = []
     if baseline is not None:

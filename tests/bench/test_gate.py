@@ -253,7 +253,10 @@ def test_baseline_without_the_strategy_or_with_a_null_is_a_breach(
                                               "METRIC:+N% or METRIC:-N%, e.g. \"efficiency:-5%\" or "
                                               "\"throttled:+0\" (give a sign"),
     ('[all]\nthreshold = ["throttled == 0"]\n', "all.threshold: unknown key (known: thresholds, baseline, repeats)"),
-    ('limits = 3\n', "limits: unknown key (known: scenario, repeats, all, strategies)"),
+    ('limits = 3\n', "limits: unknown key (known: scenario, clock, repeats, all, strategies)"),
+    ('clock = "wall"\n', "clock: must be one of 'real', 'virtual', got 'wall'"),
+    ('clock = "real"\n[all]\nthresholds = ["errors == 0"]\n', "clock = 'real', but the run used the 'virtual' "
+                                                                "clock"),
     ('repeats = "mean"\n', "repeats: must be one of 'every', 'median', got 'mean'"),
     ('[all]\nthresholds = ["peak_window_count <= 20"]\n', "peak_window_count has one count per quota tier; "
                                                           "name the tier, e.g. peak_window_count[0]"),
