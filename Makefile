@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup bench test lint bench-paced bench-server clean
+.PHONY: setup bench test lint gate bench-paced bench-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,31 @@ setup: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench run --scenario default --strategies all
 
-## The full test suite, then lint and type checks.
+## The full test suite, the accuracy gate, then lint and type checks.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory gate
 	$(MAKE) --no-print-directory lint
+
+## The CI gate on limiter accuracy (docs/ci.md): every built-in strategy on each scenario in virtual time, judged
+## by tests/gate/thresholds/<scenario>.toml. The runs go in parallel (one process each; they are CPU-bound), then
+## each is checked. Run directories are kept (and named) only when the gate fails.
+GATE_DIR       := tests/gate
+GATE_SCENARIOS := default token-bucket fixed-window
+gate: $(STAMP)
+	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/ratebench-gate.XXXXXX"); status=0; \
+	for s in $(GATE_SCENARIOS); do \
+	  scen=$$s; [ -f $(GATE_DIR)/scenarios/$$s.toml ] && scen=$(GATE_DIR)/scenarios/$$s.toml; \
+	  ( $(BIN)/python -m bench run --clock virtual --strategies all --scenario $$scen --out $$out/$$s \
+	      > $$out/$$s.log 2>&1; echo $$? > $$out/$$s.rc ) & \
+	done; wait; \
+	for s in $(GATE_SCENARIOS); do \
+	  echo "gate: $$s"; \
+	  if [ "$$(cat $$out/$$s.rc)" != 0 ]; then cat $$out/$$s.log; status=2; continue; fi; \
+	  $(BIN)/python -m bench check $$out/$$s/*/ --thresholds $(GATE_DIR)/thresholds/$$s.toml || status=1; \
+	done; \
+	if [ $$status = 0 ]; then rm -rf $$out; else echo "gate: FAILED; run directories kept in $$out"; fi; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check bench mock_server strategies tests benchmarks examples

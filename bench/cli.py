@@ -145,6 +145,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from bench import gate
+
+    baseline = Path(args.baseline) if args.baseline else None
+    return gate.main(Path(args.run_dir), Path(args.thresholds), baseline, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -163,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)
+    p = sub.add_parser("check", help="the gate: judge a run against thresholds (exit 0 hold, 1 breach, 2 bad input)")
+    p.add_argument("run_dir")
+    p.add_argument("--thresholds", required=True, help="TOML file of rules (docs/ci.md)")
+    p.add_argument("--baseline", help="an earlier run directory of the same scenario, for the baseline rules")
+    p.add_argument("--json", action="store_true", help="machine-readable verdict on stdout")
+    p.set_defaults(func=_check)
     return ap
 
 
