@@ -15,6 +15,7 @@ from mock_server.config import ServerConfig
 
 T = TypeVar("T")
 EPOCH = 1_700_000_000.0  # a fixed wall clock, so epoch headers are exact
+JSON = {"content-type": "application/json"}  # every admin POST says so, also with an empty body
 
 
 class FakeClock:
@@ -27,7 +28,8 @@ class FakeClock:
 
 @asynccontextmanager
 async def client(app: MockApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://mock") as c:
+    # A loopback base URL: the admin endpoints want a loopback Host.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
         yield c
 
 

@@ -18,28 +18,28 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def serve(config: Path, *extra: str) -> Iterator[str]:
+def serve(config: Path, *extra: str) -> Iterator[ServerProcess]:
     with ServerProcess(config=config, extra_args=extra) as server:
-        yield server.base_url
+        yield server
 
 
 def test_github_example_over_http() -> None:
-    with serve(ROOT / "examples" / "github.toml") as base, httpx.Client(base_url=base) as c:
+    with serve(ROOT / "examples" / "github.toml") as server, httpx.Client(base_url=server.base_url) as c:
         rs = [c.get("/repos/x") for _ in range(6)]
         assert [r.status_code for r in rs] == [200] * 5 + [403]
         epoch_reset = int(rs[-1].headers["x-ratelimit-reset"])
         assert 0 < epoch_reset - time.time() <= 61  # an epoch, not a delta
         assert rs[-1].headers["x-ratelimit-used"] == "5" and "retry-after" not in rs[-1].headers
         assert c.get("/user", headers={"authorization": "Bearer demo-token"}).status_code == 200
-        log = c.get("/__admin/log").json()
+        log = c.get("/__admin/log", headers=server.admin_headers).json()
         assert [a[2] for a in log["arrivals"]] == [200] * 5 + [403, 200]
 
 
 def test_admin_token_and_hang_until_the_client_gives_up(tmp_path: Path) -> None:
     cfg = tmp_path / "hang.toml"
     cfg.write_text("[faults]\nhang_rate = 1.0\nhang_s = 60\n")
-    with serve(cfg, "--admin-token", "t0k") as base, httpx.Client(base_url=base) as c:
-        auth = {"authorization": "Bearer t0k"}
+    with serve(cfg) as server, httpx.Client(base_url=server.base_url) as c:
+        auth = server.admin_headers
         assert c.get("/__admin/stats").status_code == 401
         with pytest.raises(httpx.ReadTimeout):
             c.get("/v1/slow", timeout=0.3)
@@ -51,11 +51,13 @@ def test_admin_token_and_hang_until_the_client_gives_up(tmp_path: Path) -> None:
 
 
 def test_file_log_is_flushed_at_shutdown(tmp_path: Path) -> None:
-    out = tmp_path / "arrivals.csv"
+    out = tmp_path / "logs" / "arrivals.csv"
     cfg = tmp_path / "log.toml"
-    cfg.write_text(f'[log]\nfile = "{out}"\n')
-    with serve(cfg) as base, httpx.Client(base_url=base) as c:
-        c.post("/__admin/reset")
+    cfg.write_text('[log]\nfile = "arrivals.csv"\n')
+    with serve(cfg, "--log-dir", str(tmp_path / "logs")) as server, httpx.Client(base_url=server.base_url) as c:
+        # A reset over HTTP keeps the start-up file (it cannot name another).
+        assert c.post("/__admin/reset", headers={**server.admin_headers, "content-type": "application/json"},
+                      json={"log": {"limit": 5}}).status_code == 200
         for i in range(10):
             c.get("/", headers={"x-request-id": f"r{i}"})
     lines = out.read_text().splitlines()
