@@ -3,15 +3,23 @@ statuses, headers, ordering; no rates)."""
 
 from __future__ import annotations
 
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from mock_server.process import ServerProcess
+from mock_server.process import TOKEN_ENV, ServerError, ServerProcess
 
 pytestmark = pytest.mark.realserver
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +71,117 @@ def test_file_log_is_flushed_at_shutdown(tmp_path: Path) -> None:
     lines = out.read_text().splitlines()
     assert lines[0] == "request_id,t,status,key,in_flight"
     assert [line.split(",")[0] for line in lines[1:]] == [f"r{i}" for i in range(10)]
+
+
+@contextmanager
+def standalone(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """``python -m mock_server ARGS`` with its stderr read up to the "serving" line (and the token line, if
+    one is printed): yields the base URL and those lines; always stopped."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV} if env is None else env
+    wants_token_line = TOKEN_ENV not in env and "--admin-token-file" not in args
+    proc = subprocess.Popen([sys.executable, "-m", "mock_server", *args], stderr=subprocess.PIPE,
+                            env={**env, "PYTHONUNBUFFERED": "1"}, cwd=ROOT)
+    try:
+        assert proc.stderr is not None
+        fd, out = proc.stderr.fileno(), b""
+        # Raw reads: a buffered readline could swallow the second line while select() waits for it.
+        while b"serving" not in out or (wants_token_line and b"admin token: " not in out) or not out.endswith(b"\n"):
+            ready, _, _ = select.select([fd], [], [], 20)
+            chunk = os.read(fd, 65536) if ready else b""
+            assert chunk, f"no start-up line; so far: {out!r}"
+            out += chunk
+        lines = out.decode().splitlines()
+        url = re.search(r"serving (http://\S+?)/? ", lines[0])
+        assert url, lines
+        yield url.group(1), lines
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_standalone_makes_and_prints_a_token_when_given_none() -> None:
+    with standalone("--port", "0") as (base, lines):
+        (token,) = [ln.split("admin token: ", 1)[1] for ln in lines if "admin token: " in ln]
+        assert len(token) >= 24
+        assert httpx.get(f"{base}/__admin/stats").status_code == 401
+        assert httpx.get(f"{base}/__admin/stats", headers={"authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_standalone_reads_its_token_from_a_file_or_the_environment(tmp_path: Path) -> None:
+    f = tmp_path / "token"
+    f.write_text("from-file\n")
+    with standalone("--port", "0", "--admin-token-file", str(f)) as (base, lines):
+        assert not any("admin token:" in ln for ln in lines)  # the user knows it: not printed
+        assert httpx.get(f"{base}/__admin/config", headers={"authorization": "Bearer from-file"}).status_code == 200
+    with standalone("--port", "0", env={**os.environ, TOKEN_ENV: "from-env"}) as (base, _):
+        assert httpx.get(f"{base}/__admin/config", headers={"authorization": "Bearer from-env"}).status_code == 200
+        assert httpx.get(f"{base}/__admin/config", headers={"authorization": "Bearer x"}).status_code == 401
+
+
+def test_port_out_of_range_is_a_usage_error() -> None:
+    # --port 70000 once bound port 4464 (70000 mod 65536) without a word.
+    for port in ("70000", "-1", "http"):
+        r = subprocess.run([sys.executable, "-m", "mock_server", "--port", port], capture_output=True, text=True,
+                           timeout=20, cwd=ROOT)
+        assert r.returncode == 2 and "--port: must be a port number 0..65535" in r.stderr, r.stderr
+        assert "serving" not in r.stderr
+
+
+def test_bind_failure_is_reported_before_serving() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "mock_server", "--port", str(port)], capture_output=True,
+                           text=True, timeout=20, cwd=ROOT)
+    assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr, r.stderr
+    assert "serving" not in r.stderr
+
+
+class _Stranger(BaseHTTPRequestHandler):
+    """Someone else's server: answers every GET 200 with JSON."""
+
+    def do_GET(self) -> None:
+        body = b'{"config": {}, "arrivals": []}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_stranger_on_the_port_is_not_taken_for_our_server() -> None:
+    # The runner once picked a free port, lost it to another server before its child bound it, and then
+    # measured the stranger.
+    stranger = ThreadingHTTPServer(("127.0.0.1", 0), _Stranger)
+    thread = threading.Thread(target=stranger.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = stranger.server_address[1]
+        with pytest.raises(ServerError, match=f"cannot listen on 127.0.0.1:{port}"), ServerProcess(port=port):
+            pass
+    finally:
+        stranger.shutdown()
+        stranger.server_close()
+        thread.join(10)
+
+
+def test_child_gets_its_own_token_outside_argv(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A token the user exported for their own server must not reach the runner's child.
+    monkeypatch.setenv(TOKEN_ENV, "users-own-token")
+    with ServerProcess() as server:
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        assert server.token.encode() not in cmdline and b"users-own-token" not in cmdline
+        assert server.token != "users-own-token" and len(server.token) >= 32
+        c = f"{server.base_url}/__admin/config"
+        assert httpx.get(c, headers={"authorization": "Bearer users-own-token"}).status_code == 401
+        assert httpx.get(c, headers=server.admin_headers).status_code == 200
+    with ServerProcess() as other:
+        assert other.token != server.token  # fresh per child
