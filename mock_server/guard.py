@@ -9,8 +9,9 @@ limits, at the byte level, before anything is parsed into Python objects:
 
 * a request head (request line and headers) longer than ``max_head_bytes`` is answered
   ``431 Request Header Fields Too Large`` and the connection closed;
-* a request (head and body) not received in full within ``read_timeout_s`` of its first byte (or of
-  the connection's opening) is answered ``408 Request Timeout`` and the connection closed.
+* a request (head and body) not received in full within ``read_timeout_s`` of its first read (or of
+  the connection's opening) is answered ``408 Request Timeout`` and the connection closed. A request
+  that arrives whole in one read, the usual case, never starts a timer.
 
 Responses being served are untouched: a request held by a ``hang`` fault is complete, so no timer runs.
 
@@ -45,6 +46,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # bytes received since the current request's head began
         self._awaiting_head = True
         self._heads = 0  # heads completed on this connection
+        self._in_request = False  # a request has begun and not been received in full
         self._reading: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -59,7 +61,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._awaiting_head:
-            self._arm()
             room = self.max_head_bytes - self._head_bytes
             if len(data) > room:
                 # Feed only what the head may still take: if the head is not complete by then, it is too long.
@@ -73,6 +74,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 return
             self._head_bytes += len(data)
         super().data_received(data)
+        # The usual request arrives whole in one read and needs no timer; only one left incomplete gets one.
+        if self._in_request and self._reading is None and not self.transport.is_closing():
+            self._arm()
+
+    def on_message_begin(self) -> None:
+        self._in_request = True
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
@@ -80,6 +88,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        self._in_request = False
         self._disarm()
         self._awaiting_head = True
         self._head_bytes = 0
