@@ -111,8 +111,7 @@ class AsgiServer:
             loop = asyncio.get_running_loop()
             self._app = create_app(ServerConfig(), clock=loop.time)
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
-        # A loopback base URL: the app's admin endpoints want a loopback Host, in-process too.
-        async with httpx.AsyncClient(transport=_TimedASGITransport(self._app), base_url="http://127.0.0.1") as c:
+        async with httpx.AsyncClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
             yield c
 
     async def reset(self, config: ServerConfig) -> int | None:

@@ -5,11 +5,14 @@ The admin endpoints can reset and reconfigure the server, so every admin request
 1. ``Host`` names a loopback address (``localhost``, ``127.x.y.z``, ``[::1]``, any port) or one of the
    extra names the server was started with: a web page that rebinds its own DNS name to 127.0.0.1
    (DNS rebinding) still sends its own name, and gets 421;
-2. ``Authorization: Bearer <token>`` when the app has a token (``python -m mock_server`` always has one;
-   only an in-process app, which no socket reaches, may have none), compared in constant time: 401;
+2. ``Authorization: Bearer <token>``, compared in constant time: 401;
 3. a ``POST`` says ``Content-Type: application/json``: a cross-origin ``text/plain`` form post, which a
    browser sends without asking, gets 415; its body is at most :data:`MAX_BODY` bytes (413) of JSON that
    is not nested absurdly deep (400, not a ``RecursionError``).
+
+An app served over a socket always has a token (``python -m mock_server`` makes one if none is given).
+Only an in-process app, which no socket and so no browser reaches, may have none: then checks 1 and 2
+are moot and skipped (in-process clients may use any base URL), and the body rules still apply.
 
 >>> guard = AdminGuard(token="t0k")
 >>> guard.refuse("POST", {"host": "127.0.0.1:8080", "authorization": "Bearer t0k",
@@ -83,11 +86,11 @@ class AdminGuard:
 
     def refuse(self, method: str, headers: Mapping[str, str]) -> tuple[int, str] | None:
         """``(status, reason)`` if the request must be refused, else ``None``."""
-        name = host_name(headers.get("host", ""))
-        if not (is_loopback_name(name) or name in self.hosts):
-            return 421, (f"admin requests must name a loopback Host (127.0.0.1, localhost, [::1]), "
-                         f"got {headers.get('host', '')!r}")
-        if self.token is not None:
+        if self.token is not None:  # served over a socket
+            name = host_name(headers.get("host", ""))
+            if not (is_loopback_name(name) or name in self.hosts):
+                return 421, (f"admin requests must name a loopback Host (127.0.0.1, localhost, [::1]), "
+                             f"got {headers.get('host', '')!r}")
             given = headers.get("authorization", "").encode("latin-1", "replace")
             if not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
                 return 401, "admin token required (Authorization: Bearer TOKEN)"

@@ -13,9 +13,9 @@ docs/scenarios.md); the admin endpoints are a small Starlette app behind it:
 * ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back);
 * ``GET /__admin/stats``: counts by status, in flight, the neighbour's traffic, resets.
 
-Every admin request must name a loopback ``Host``, carry the ``admin_token`` (``python -m mock_server``
-always has one; an in-process app that no socket reaches may have none), and POST JSON:
-:mod:`mock_server.admin` has the rules. The arrival log's file is chosen at start-up only (``log_dir``);
+Every admin request must name a loopback ``Host`` and carry the ``admin_token`` (``python -m mock_server``
+always has one; an in-process app that no socket reaches may have none, and then skips both checks),
+and POST JSON: :mod:`mock_server.admin` has the rules. The arrival log's file is chosen at start-up only (``log_dir``);
 a reset over HTTP cannot change it. Each reset starts a new *generation* (``reset``, ``log`` and
 ``stats`` report it), so a client can tell whether someone else reset the server meanwhile.
 
@@ -28,7 +28,7 @@ epoch resets and HTTP dates: epoch at a request = wall at reset + server time si
 >>> from mock_server.config import ServerConfig
 >>> app = create_app(ServerConfig.from_dict({"quota": [{"limit": 1, "window_s": 60}]}), clock=lambda: 5.0)
 >>> async def two_calls() -> list[int]:
-...     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
+...     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://mock") as c:
 ...         return [(await c.get("/v1/items")).status_code for _ in range(2)]
 >>> asyncio.run(two_calls())
 [200, 429]

@@ -28,8 +28,7 @@ class FakeClock:
 
 @asynccontextmanager
 async def client(app: MockApp) -> AsyncIterator[httpx.AsyncClient]:
-    # A loopback base URL: the admin endpoints want a loopback Host.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://mock") as c:
         yield c
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -11,14 +14,41 @@ import pytest
 from mock_server.admin import MAX_BODY, AdminGuard, BodyError, host_name, parse_body
 from mock_server.app import MockApp, create_app
 from mock_server.config import ServerConfig
-from tests.mock_server.apptools import JSON, FakeClock, call
+from tests.mock_server.apptools import JSON, FakeClock
 
+T = TypeVar("T")
 TOKEN = "s3cret"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
+def call(app: MockApp, fn: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+    """Run ``fn(client)`` against ``app`` in-process, as a local client would: Host 127.0.0.1."""
+
+    async def main() -> T:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
+            return await fn(c)
+
+    return asyncio.run(main())
+
+
 def app_with(tmp_path: Path, token: str | None = TOKEN) -> MockApp:
     return create_app(ServerConfig(), clock=FakeClock(), admin_token=token, log_dir=tmp_path / "logs")
+
+
+def test_admin_token_guards_admin_endpoints_only() -> None:
+    app = create_app(ServerConfig(), clock=FakeClock(), admin_token=TOKEN)
+
+    async def scenario(c: httpx.AsyncClient) -> list[int]:
+        good = {"authorization": "Bearer s3cret"}
+        return [
+            (await c.get("/v1/items")).status_code,
+            (await c.get("/__admin/log")).status_code,
+            (await c.get("/__admin/log", headers={"authorization": "Bearer nope"})).status_code,
+            (await c.get("/__admin/log", headers=good)).status_code,
+            (await c.post("/__admin/reset", headers=good, json={"log": {"file": "x.csv"}})).status_code,
+        ]
+
+    assert call(app, scenario) == [200, 401, 401, 200, 400]
 
 
 def test_cross_origin_text_plain_post_changes_nothing(tmp_path: Path) -> None:
@@ -54,7 +84,9 @@ def test_admin_wants_a_loopback_host_against_dns_rebinding(tmp_path: Path) -> No
 
     assert call(app, scenario) == [421, 421, 200, 200, 200, 421]
     # Names given at start-up (``--admin-host``) are accepted too.
-    assert AdminGuard.make(None, ["Bench.Lan"]).refuse("GET", {"host": "bench.lan:8080"}) is None
+    guard = AdminGuard.make(TOKEN, ["Bench.Lan"])
+    assert guard.refuse("GET", {"host": "bench.lan:8080", **AUTH}) is None
+    assert guard.refuse("GET", {"host": "other.lan", **AUTH}) is not None
 
 
 def test_token_is_required_and_compared_whole(tmp_path: Path) -> None:
