@@ -21,11 +21,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mock_server.admin import is_loopback_name
+from mock_server.admin import TOKEN_ENV, is_loopback_name
 from mock_server.config import LOG_DIR, ConfigError, ServerConfig, check_log_file, load
 from mock_server.guard import MAX_HEAD_BYTES, READ_TIMEOUT_S
-
-TOKEN_ENV = "MOCK_SERVER_ADMIN_TOKEN"
 
 
 def is_loopback(host: str) -> bool:

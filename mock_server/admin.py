@@ -33,6 +33,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Where ``python -m mock_server`` looks for its admin token (and where its parent process puts one).
+TOKEN_ENV = "MOCK_SERVER_ADMIN_TOKEN"
 #: Largest admin request body accepted (a full config is a few kB).
 MAX_BODY = 1024 * 1024
 #: Deepest JSON nesting accepted in an admin body (a config nests four levels).

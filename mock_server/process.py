@@ -30,13 +30,13 @@ from typing import BinaryIO
 
 import httpx
 
+from mock_server.admin import TOKEN_ENV
+
 
 class ServerError(RuntimeError):
     """The mock server could not be started (its own error message included)."""
 
 
-#: The child's admin token travels in this environment variable (the server reads it too).
-TOKEN_ENV = "MOCK_SERVER_ADMIN_TOKEN"
 START_TIMEOUT_S = 20.0
 
 
@@ -77,6 +77,9 @@ class ServerProcess:
                  *self.extra_args],
                 env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, pass_fds=(ready_w,),
             )
+        except BaseException:
+            os.close(ready_r)
+            raise
         finally:
             os.close(ready_w)  # the child holds the write end now: EOF here means it exited
         try:

@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mock_server.process import TOKEN_ENV, ServerError, ServerProcess
+from mock_server.admin import TOKEN_ENV
+from mock_server.process import ServerError, ServerProcess
 
 pytestmark = pytest.mark.realserver
 ROOT = Path(__file__).resolve().parents[2]
