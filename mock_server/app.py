@@ -13,11 +13,12 @@ docs/scenarios.md); the admin endpoints are a small Starlette app behind it:
 * ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back);
 * ``GET /__admin/stats``: counts by status, in flight, the neighbour's traffic, resets.
 
-Every admin request must name a loopback ``Host`` and carry the ``admin_token`` (``python -m mock_server``
-always has one; an in-process app that no socket reaches may have none, and then skips both checks),
-and POST JSON: :mod:`mock_server.admin` has the rules. The arrival log's file is chosen at start-up only (``log_dir``);
-a reset over HTTP cannot change it. Each reset starts a new *generation* (``reset``, ``log`` and
-``stats`` report it), so a client can tell whether someone else reset the server meanwhile.
+Every admin request must name a loopback ``Host`` and carry the ``admin_token`` (``python -m
+mock_server`` always has one; an in-process app that no socket reaches may have none, and then skips
+both checks), and POST JSON: :mod:`mock_server.admin` has the rules. The arrival log's file is chosen
+at start-up only (inside ``log_dir``); a reset over HTTP cannot change it. Each reset starts a new
+*generation* (``reset``, ``log`` and ``stats`` report it), so a client can tell whether someone else
+reset the server meanwhile.
 
 The clock is injected: the default is ``time.monotonic`` (system-wide on Linux, so the client's
 ``loop.time()`` is directly comparable); under the virtual loop the runner passes ``loop.time``.
