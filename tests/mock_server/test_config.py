@@ -332,3 +332,8 @@ def test_log_file_cannot_escape_the_log_directory_by_symlink(tmp_path: Path) -> 
     with pytest.raises(OSError):
         FileLog(logs / "b.csv")
     assert target.read_text() == "keep me\n"
+
+
+def test_log_file_on_the_command_line_follows_the_same_rules() -> None:
+    r = run_main("--log-file", "/etc/cron.d/x.csv", "--port", "0")
+    assert r.returncode == 2 and r.stderr.startswith("mock_server: --log-file: must be a relative path"), r.stderr
