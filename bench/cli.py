@@ -117,7 +117,8 @@ def _run(args: argparse.Namespace) -> int:
         writer.add(r)
         m = r.metrics
         print(f"  [{len(writer.runs)}/{total}] {r.strategy:<22} {r.status:<7} {r.wall_s:6.2f}s wall  "
-              f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429", file=sys.stderr)
+              f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429"
+              + (f"  DISTURBED: {r.disturbed}" if r.disturbed else ""), file=sys.stderr)
 
     complete = False
     try:

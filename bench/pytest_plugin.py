@@ -43,6 +43,7 @@ import pytest
 
 import mock_server.config
 from bench import clock, metrics
+from mock_server import ticks
 from mock_server.app import MockApp, create_app
 from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
@@ -56,14 +57,14 @@ ConfigSource = ServerConfig | Mapping[str, Any] | str | os.PathLike[str]
 IN_PROCESS_URL = "http://mock"
 
 
-def _loop_time() -> float:
+def _loop_ns() -> int:
     # The app reads whichever loop runs it: the virtual loop of MockAPI.run, or a real one (pytest-asyncio).
-    return asyncio.get_running_loop().time()
+    return clock.loop_ns(asyncio.get_running_loop())()
 
 
 def peak_in_window(arrivals: Sequence[Arrival], window_s: float) -> int:
     """The most arrivals (any status) in any half-open window ``[t, t + window_s)``."""
-    return metrics.peak_window_count((a.t for a in arrivals), window_s)
+    return metrics.peak_window_count_ns((a.t_ns for a in arrivals), ticks.from_seconds(window_s))
 
 
 def _first_excess(arrivals: Sequence[Arrival], limit: int, window_s: float) -> int:
@@ -94,8 +95,8 @@ def _times(arrivals: Sequence[Arrival], n: int = 12) -> str:
 def assert_max_in_window(arrivals: Sequence[Arrival], limit: int, window_s: float) -> None:
     """Fail unless every window ``[t, t + window_s)`` holds at most ``limit`` arrivals (any status).
 
-    >>> assert_max_in_window([Arrival("a", 0.0, 200), Arrival("b", 1.0, 200)], 1, 1.0)
-    >>> assert_max_in_window([Arrival("a", 0.0, 200), Arrival("b", 0.5, 200)], 1, 1.0)
+    >>> assert_max_in_window([Arrival("a", 0, 200), Arrival("b", 1_000_000_000, 200)], 1, 1.0)
+    >>> assert_max_in_window([Arrival("a", 0, 200), Arrival("b", 500_000_000, 200)], 1, 1.0)
     Traceback (most recent call last):
     AssertionError: 2 arrivals in one 1 s window (limit 1): arrival 2 (request id 'b') at t=0.500000 s was ...
     """
@@ -113,7 +114,7 @@ def assert_max_in_window(arrivals: Sequence[Arrival], limit: int, window_s: floa
 def assert_no_429(arrivals: Sequence[Arrival], statuses: Sequence[int] = (429,)) -> None:
     """Fail if the server rejected any request (``statuses``: 429, and 403 for GitHub-style APIs).
 
-    >>> assert_no_429([Arrival("a", 0.0, 200), Arrival("b", 0.25, 429)])
+    >>> assert_no_429([Arrival("a", 0, 200), Arrival("b", 250_000_000, 429)])
     Traceback (most recent call last):
     AssertionError: 1 of 2 requests rejected (429): first at t=0.250000 s (request id 'b')
     """
@@ -139,7 +140,7 @@ class MockAPI:
         self._arrivals: list[Arrival] = []
         self._app: MockApp | None = None
         self._server: Any = None  # bench.transport.RealServer, imported only when used
-        self._t0 = 0.0
+        self._t0_ns = 0
         if real:
             from bench.transport import RealServer
 
@@ -147,7 +148,7 @@ class MockAPI:
             self.url: str = self._server.base_url
             self.reset()
         else:
-            self._app = create_app(config, clock=_loop_time)
+            self._app = create_app(config, clock=_loop_ns)
             self._stack.callback(self._app.close)
             self.url = IN_PROCESS_URL
 
@@ -174,7 +175,7 @@ class MockAPI:
         if self._server is None:
             raise RuntimeError("the in-process API is reset by each api.run()")
         asyncio.run(self._server.reset(self.config))
-        self._t0 = time.monotonic()  # the server's clock too (system-wide monotonic on Linux)
+        self._t0_ns = time.monotonic_ns()  # the server's clock too (system-wide monotonic on Linux)
         self._arrivals = []
 
     def run(self, main: Callable[[httpx.AsyncClient], Awaitable[_T]]) -> _T:
@@ -203,9 +204,9 @@ class MockAPI:
     def _read_log(self) -> list[Arrival]:
         if self._app is not None:
             start = self._app.run.start
-            return [replace(a, t=a.t - start) for a in from_json(self._app.run.log.to_json())]
+            return [replace(a, t_ns=a.t_ns - start) for a in from_json(self._app.run.log.to_json())]
         log = asyncio.run(self._server.arrivals())
-        return [replace(a, t=a.t - self._t0) for a in log.arrivals]
+        return [replace(a, t_ns=a.t_ns - self._t0_ns) for a in log.arrivals]
 
     @property
     def arrivals(self) -> list[Arrival]:

@@ -63,13 +63,29 @@ def summarise(runs: Sequence[dict[str, Any]]) -> list[Row]:
         row: Row = {"strategy": name, "status": "/".join(statuses), "repeats": len(rs)}
         for key in rs[0]["metrics"]:
             row[key] = _median([r["metrics"][key] for r in rs])
-        # Medians could hide one bad repeat: compliance has to hold in every one.
-        row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) for r in rs)
+        # Medians could hide one bad repeat: compliance has to hold in every one; and a run others disturbed
+        # (foreign traffic, outside resets) cannot vouch for it.
+        row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) and not disturbed(r) for r in rs)
         rows.append(row)
     rows.sort(key=_rank_key)
     for i, row in enumerate(rows, 1):
         row["rank"] = i
     return rows
+
+
+def disturbed(run: Row) -> str | None:
+    """Why a run's server-side figures include others' doings (``results.json`` per run), or ``None``.
+
+    >>> disturbed({"foreign_arrivals": 60, "outside_resets": 0})
+    '60 foreign arrivals'
+    """
+    foreign, resets = run.get("foreign_arrivals") or 0, run.get("outside_resets") or 0
+    why = ([f"{foreign} foreign arrivals"] if foreign else []) + ([f"{resets} outside reset(s)"] if resets else [])
+    return ", ".join(why) or None
+
+
+def _disturbed_runs(runs: Sequence[Row]) -> list[tuple[str, int, str]]:
+    return [(r["strategy"], r["repeat"], why) for r in runs if (why := disturbed(r))]
 
 
 def compliant(run: Row) -> bool:
@@ -145,6 +161,11 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     if errors:
         parts += ["", "## Runs that did not finish, and figures withheld", ""]
         parts += [f"- `{s}` repeat {k}: **{st}** — {e}" for s, k, st, e in errors]
+    if bad := _disturbed_runs(doc["runs"]):
+        parts += ["", "## Runs disturbed from outside", "",
+                  "Someone else's requests reached the mock server, or reset it, during these runs: their server-side "
+                  "figures are not the strategy's alone (not ranked compliant). Run again on a quiet machine.", ""]
+        parts += [f"- `{s}` repeat {k}: {why}" for s, k, why in bad]
     if charts:
         parts += ["", "## Charts", ""] + [f"![{c}]({c})" for c in charts]
     return "\n".join(parts) + "\n"
@@ -167,6 +188,8 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "</li>"
         for r in doc["runs"] if r.get("error")
     )
+    bad = "".join(f"<li><code>{esc(s)}</code> repeat {k}: {esc(why)}</li>"
+                  for s, k, why in _disturbed_runs(doc["runs"]))
     images = "".join(f'<p><img src="{esc(c)}" alt="{esc(c)}" style="max-width:100%"></p>' for c in charts)
     incomplete = "" if doc.get("complete") else " — <b>INCOMPLETE run</b>"
     return f"""<!doctype html>
@@ -187,6 +210,8 @@ created {esc(meta['created_utc'])}{incomplete}</p>
 rest (in red). Definitions: docs/metrics.md.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
+{f"<h2>Runs disturbed from outside</h2><p>Others' requests or resets reached the server: not ranked compliant."
+   f"</p><ul>{bad}</ul>" if bad else ""}
 {f"<h2>Charts</h2>{images}" if images else ""}
 </body></html>
 """

@@ -105,7 +105,9 @@ def meta(*, clock: str, transport: str, scenario: dict[str, Any], resolved: dict
 
 def run_entry(r: RunResult) -> dict[str, Any]:
     return {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
-            "wall_s": r.wall_s, "metrics": r.metrics.to_dict()}
+            "wall_s": r.wall_s, "metrics": r.metrics.to_dict(),
+            # Others' traffic or resets of the server during the run (runner docstring); 0 when undisturbed.
+            "foreign_arrivals": r.foreign_arrivals, "outside_resets": r.outside_resets}
 
 
 class RunWriter:

@@ -4,6 +4,11 @@ One run = one strategy × one scenario × one repetition against a freshly reset
 owns ``send``: it stamps intended / sent / done per attempt and tags each request with an id that
 the server logs, so the server's arrival times join back to the client's records.
 
+Over a socket, anyone on the machine can send requests to the server: arrivals whose id is not one of
+the run's own (ids carry a random per-run tag) are counted as *foreign*, and a server state reset by
+someone else during the run (its generation moved on) is counted as an *outside reset*; either marks
+the run as disturbed (:attr:`RunResult.disturbed`), and an outside reset withholds the burst metrics.
+
 >>> from bench import scenarios, clock
 >>> from bench.transport import AsgiServer
 >>> from strategies.registry import resolve
@@ -15,6 +20,7 @@ the server logs, so the server's arrival times join back to the client's records
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import traceback
 from collections import Counter
@@ -44,6 +50,18 @@ class RunResult:
     arrivals: tuple[Arrival, ...]  # this run's server log, times relative to run start
     metrics: metrics.Metrics
     wall_s: float
+    foreign_arrivals: int = 0  # server arrivals that were not this run's requests
+    outside_resets: int = 0  # resets of the server by someone else during the run
+
+    @property
+    def disturbed(self) -> str | None:
+        """Why this run's server-side figures include others' doings, or ``None``."""
+        why = []
+        if self.foreign_arrivals:
+            why.append(f"{self.foreign_arrivals} foreign arrivals (requests not from this run)")
+        if self.outside_resets:
+            why.append(f"{self.outside_resets} outside reset(s) of the server during the run")
+        return "; ".join(why) or None
 
 
 def _wall() -> float:
@@ -71,7 +89,9 @@ def oracle_makespan(scenario: Scenario, server_t0_ns: int = 0) -> float | None:
 
 
 async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0) -> RunResult:
-    await server.reset(scenario.server)
+    generation = await server.reset(scenario.server)
+    # Nobody else reaches an in-process app; over a socket, ids nobody can guess tell our requests apart.
+    tag = "" if server.name == "asgi" else "." + secrets.token_hex(4)
     loop = asyncio.get_running_loop()
     releases = scenario.workload.release_times()
     pending: list[tuple[str, Attempt]] = []
@@ -100,7 +120,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         async def send(job: Job) -> httpx.Response:
             tries[job.id] += 1
             n = tries[job.id]
-            rid = f"{job.id}.{n}"
+            rid = f"{job.id}.{n}{tag}"
             sent = loop.time() - t0
             status = TRANSPORT_ERROR
             try:
@@ -128,6 +148,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     log = await server.arrivals()
     arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
     by_id = {a.request_id: a.t_ns for a in arrivals}
+    own = {rid for rid, _ in pending}
+    foreign = sum(1 for a in arrivals if a.request_id not in own)
+    outside = log.generation - generation if log.generation is not None and generation is not None else 0
 
     def joined(rid: str, a: Attempt) -> Attempt:
         ns = by_id.get(rid)
@@ -137,11 +160,14 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     if not log.complete:
         note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
         error = f"{error}; {note}" if error else note
+    if outside:
+        note = f"the server was reset from outside during the run ({outside}x): burst metrics withheld"
+        error = f"{error}; {note}" if error else note
     # Burst metrics judge against what the server enforces, which may differ from what it declares.
     enforced = tuple(Tier(q.limit, q.window_s) for q in scenario.server.quota)
     oracle = oracle_makespan(scenario, t0_ns)
     m = metrics.compute(
-        attempts, arrivals if log.complete else None, enforced, requests=len(releases),
+        attempts, arrivals if log.complete and not outside else None, enforced, requests=len(releases),
         # In-process, the server's CPU is the client's: a per-request CPU figure would be meaningless.
         cpu_s=cpu_s if server.name != "asgi" else None,
         # Client and server read one clock (system monotonic, or the virtual loop): t0 is the server's too.
@@ -150,7 +176,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     )
     if (withheld := metrics.efficiency_note(m, oracle)) is not None:
         error = f"{error}; {withheld}" if error else withheld
-    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s)
+    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside)
 
 
 def _describe(e: BaseException) -> str:

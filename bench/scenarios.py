@@ -98,6 +98,9 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
 def _parse(data: Mapping[str, Any], name: str) -> Scenario:
     top = Table(data, "", ("name", "description", "server", "declared", "workload", "client"))
     server = ServerConfig.from_dict(data.get("server", {}))
+    if server.log.file:
+        raise ScenarioError("server.log.file: not for a benchmark (the runner's server keeps its arrival log in "
+                            "memory; a log file is a start-up option of the standalone server)")
     if not server.log.enabled:
         raise ScenarioError("server.log.enabled: must be true for a benchmark (burst metrics come from the "
                             "arrival log)")

@@ -2,7 +2,9 @@
 
 Both give the runner the same four things: an ``httpx.AsyncClient`` aimed at the API, a reset to a
 fresh server state with a given config, the arrival log, and the server clock's origin in the
-client's terms (they share one monotonic clock, so it is the identity).
+client's terms (they share one monotonic clock, so it is the identity). The reset returns the
+server's new *generation* and the log says which generation it belongs to: a log from a later one
+means someone else reset the server during the run.
 
 >>> server = AsgiServer()          # virtual mode: the app reads the running loop's clock
 """
@@ -39,6 +41,7 @@ class ServerLog:
     arrivals: list[Arrival]
     dropped: int  # arrivals the bounded in-memory log let go
     sink: str  # "memory", "file:<path>" or "off"
+    generation: int | None = None  # the server state's resets so far (None: the server does not say)
 
     @property
     def complete(self) -> bool:
@@ -51,18 +54,22 @@ class Server(Protocol):
     def client(self, limits: httpx.Limits | None = None) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
         ...
 
-    async def reset(self, config: ServerConfig) -> None: ...
+    async def reset(self, config: ServerConfig) -> int | None:
+        """A fresh server state with ``config``; returns its generation (``None`` if the server does not say)."""
+        ...
 
     async def arrivals(self) -> ServerLog: ...
 
 
-async def _reset(admin: httpx.AsyncClient, config: ServerConfig) -> None:
+async def _reset(admin: httpx.AsyncClient, config: ServerConfig) -> int | None:
     try:
         r = await admin.post("/__admin/reset", json=config.to_dict())
     except httpx.HTTPError as e:
         raise ServerError(f"mock server did not answer the reset: {e!r}") from None
     if r.status_code != 200:
         raise ServerError(f"mock server refused the config: {r.text}")
+    generation = r.json().get("generation")
+    return generation if isinstance(generation, int) else None
 
 
 async def _arrivals(admin: httpx.AsyncClient) -> ServerLog:
@@ -72,7 +79,9 @@ async def _arrivals(admin: httpx.AsyncClient) -> ServerLog:
     except httpx.HTTPError as e:
         raise ServerError(f"mock server did not give its arrival log: {e!r}") from None
     data = r.json()
-    return ServerLog(from_json(data), int(data.get("dropped", 0)), str(data.get("sink", "memory")))
+    generation = data.get("generation")
+    return ServerLog(from_json(data), int(data.get("dropped", 0)), str(data.get("sink", "memory")),
+                     generation if isinstance(generation, int) else None)
 
 
 class _TimedASGITransport(httpx.ASGITransport):
@@ -106,9 +115,9 @@ class AsgiServer:
         async with httpx.AsyncClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
             yield c
 
-    async def reset(self, config: ServerConfig) -> None:
+    async def reset(self, config: ServerConfig) -> int | None:
         async with self.client() as c:
-            await _reset(c, config)
+            return await _reset(c, config)
 
     async def arrivals(self) -> ServerLog:
         async with self.client() as c:
@@ -117,7 +126,7 @@ class AsgiServer:
 
 class RealServer(ServerProcess):
     """The mock server in a child process on 127.0.0.1 (:class:`mock_server.process.ServerProcess`),
-    spoken to over real sockets."""
+    spoken to over real sockets; admin requests carry the child's own token."""
 
     name = "http"
 
@@ -131,10 +140,10 @@ class RealServer(ServerProcess):
                                      timeout=DEFAULT_TIMEOUT) as c:
             yield c
 
-    async def reset(self, config: ServerConfig) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as c:
-            await _reset(c, config)
+    async def reset(self, config: ServerConfig) -> int | None:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10, headers=self.admin_headers) as c:
+            return await _reset(c, config)
 
     async def arrivals(self) -> ServerLog:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30, headers=self.admin_headers) as c:
             return await _arrivals(c)

@@ -11,10 +11,14 @@ docs/scenarios.md); the admin endpoints are a small Starlette app behind it:
 * ``POST /__admin/reset``: a fresh state (quota, log, dynamics, random draws), optionally with a new
   config as the JSON body (``ServerConfig.to_dict()``); 400 naming the bad key otherwise;
 * ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back);
-* ``GET /__admin/stats``: counts by status, in flight, the neighbour's traffic.
+* ``GET /__admin/stats``: counts by status, in flight, the neighbour's traffic, resets.
 
-When an ``admin_token`` is given (``python -m mock_server`` requires one off loopback) the admin
-endpoints want ``Authorization: Bearer <token>`` and answer 401 without it.
+Every admin request must name a loopback ``Host`` and carry the ``admin_token`` (``python -m
+mock_server`` always has one; an in-process app that no socket reaches may have none, and then skips
+both checks), and POST JSON: :mod:`mock_server.admin` has the rules. The arrival log's file is chosen
+at start-up only (inside ``log_dir``); a reset over HTTP cannot change it. Each reset starts a new
+*generation* (``reset``, ``log`` and ``stats`` report it), so a client can tell whether someone else
+reset the server meanwhile.
 
 The clock is injected and reads integer nanoseconds (:mod:`mock_server.ticks`: the policies compare
 ints, so "one window old" is exact): the default is ``time.monotonic_ns`` (system-wide on Linux, so the
@@ -37,19 +41,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mock_server.config import ConfigError, ServerConfig
+from mock_server.admin import MAX_BODY, AdminGuard, BodyError, parse_body
+from mock_server.config import LOG_DIR, ConfigError, ServerConfig, resolve_log_file
 from mock_server.faults import Faults
 from mock_server.headers import Announcer, Headers
 from mock_server.latency import sampler
@@ -64,13 +70,15 @@ OK_BODY = b'{"ok":true}'
 _JSON = b"application/json"
 
 
-def make_log(config: ServerConfig) -> Sink:
+def make_log(config: ServerConfig, log_path: Path | None = None) -> Sink:
+    """The sink ``config`` asks for; a file log writes to ``log_path`` (``log.file`` resolved inside the
+    server's log directory), or to ``log.file`` itself when none is given."""
     c = config.log
     if not c.enabled:
         return NullLog()
     if c.file:
-        return FileLog(c.file)
-    return ArrivalLog(c.limit)
+        return FileLog(log_path or c.file)
+    return ArrivalLog(c.limit, c.max_bytes)
 
 
 class RunState:
@@ -80,7 +88,7 @@ class RunState:
     the app only adds the waiting and the sending.
     """
 
-    def __init__(self, config: ServerConfig, clock: Clock, wall: Wall) -> None:
+    def __init__(self, config: ServerConfig, clock: Clock, wall: Wall, log_path: Path | None = None) -> None:
         self.config = config
         self.start = clock()
         self.wall0 = wall()
@@ -89,7 +97,7 @@ class RunState:
         self.announce = Announcer(config.headers)
         self.latency = sampler(config.latency)
         self.faults = Faults(config.faults, self.start)
-        self.log = make_log(config)
+        self.log = make_log(config, log_path)
         self.in_flight = 0
         self.cap = config.concurrency.limit
         self.key_header = config.key_header.encode("latin-1")
@@ -153,24 +161,38 @@ async def _hang(receive: Receive, seconds: float) -> bool:
 class MockApp:
     """The ASGI app :func:`create_app` returns. ``run`` is the current :class:`RunState`."""
 
-    def __init__(self, config: ServerConfig, clock: Clock, wall: Wall | None,
-                 admin_token: str | None) -> None:
+    def __init__(self, config: ServerConfig, clock: Clock, wall: Wall | None, admin_token: str | None,
+                 admin_hosts: Collection[str] = (), log_dir: str | Path = LOG_DIR) -> None:
         self.clock = clock
         self.wall: Wall = wall or (lambda: time.time())
-        self.admin_token = admin_token
+        self.guard = AdminGuard.make(admin_token, admin_hosts)
+        self.log_dir = Path(log_dir)
+        self.generation = 0  # resets so far: the runner checks nobody else reset during its run
+        self._log_file = ""  # log.file as configured at start-up, and where it resolved to
+        self._log_path: Path | None = None
+        self._pin_log_file(config)
         self._config = config
         self._run: RunState | None = None
         with contextlib.suppress(RuntimeError):
             # A clock that cannot be read yet (``loop.time`` before the loop runs) starts the state at
             # its first use instead.
-            self._run = RunState(config, clock, self.wall)
+            self._run = RunState(config, clock, self.wall, self._log_path)
         self.admin = self._admin_app()
+
+    @property
+    def admin_token(self) -> str | None:
+        return self.guard.token
+
+    def _pin_log_file(self, config: ServerConfig) -> None:
+        if config.log.file != self._log_file or (config.log.file and self._log_path is None):
+            self._log_path = resolve_log_file(config.log.file, self.log_dir) if config.log.file else None
+            self._log_file = config.log.file
 
     @property
     def run(self) -> RunState:
         """The current state (created at the first use if the clock was not readable at creation)."""
         if self._run is None:
-            self._run = RunState(self._config, self.clock, self.wall)
+            self._run = RunState(self._config, self.clock, self.wall, self._log_path)
         return self._run
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -210,45 +232,40 @@ class MockApp:
 
     # -- admin ---------------------------------------------------------------------------------------
 
-    def _authorized(self, request: Request) -> bool:
-        if self.admin_token is None:
-            return True
-        given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.admin_token}".encode())
-
     def _admin_app(self) -> Starlette:
         def guarded(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
             async def endpoint(request: Request) -> Response:
-                if not self._authorized(request):
-                    return JSONResponse({"error": "admin token required (Authorization: Bearer ...)"},
-                                        status_code=401)
+                refused = self.guard.refuse(request.method, request.headers)
+                if refused is not None:
+                    return JSONResponse({"error": refused[1]}, status_code=refused[0])
                 result: Response = await fn(request)
                 return result
             return endpoint
 
         async def log(request: Request) -> Response:
-            return JSONResponse(self.run.log.to_json())
+            return JSONResponse({**self.run.log.to_json(), "generation": self.generation})
 
         async def reset(request: Request) -> Response:
-            body = await request.body()
             try:
-                config = ServerConfig.from_dict(await request.json()) if body else self.run.config
-            except (ConfigError, ValueError) as e:
+                data = parse_body(await _read_body(request))
+                config = ServerConfig.from_dict(data) if data is not None else self.run.config
+            except BodyError as e:
+                return JSONResponse({"error": str(e)}, status_code=e.status)
+            except ConfigError as e:
                 return JSONResponse({"error": str(e)}, status_code=400)
-            if self.admin_token is not None and config.log.file != self.run.config.log.file:
-                # An exposed server must not let a request choose a path to write to.
-                return JSONResponse({"error": "server.log.file: cannot be changed over HTTP when the server "
-                                              "is exposed (start it with the file in its --config)"},
-                                    status_code=400)
-            self.reset(config)
-            return JSONResponse({"ok": True, "now": to_seconds(self.run.start)})
+            if config.log.file and config.log.file != self._log_file:
+                # Nothing from an HTTP request becomes a file path: the file is the server's start-up choice.
+                return JSONResponse({"error": "server.log.file: cannot be set over HTTP (give it in the server's "
+                                              "--config or --log-file, inside its --log-dir)"}, status_code=400)
+            self.reset(replace(config, log=replace(config.log, file=self._log_file)))
+            return JSONResponse({"ok": True, "now": to_seconds(self.run.start), "generation": self.generation})
 
         async def config(request: Request) -> Response:
             return JSONResponse({"config": self.run.config.to_dict(), "now": to_seconds(self.clock()),
-                                 "start": to_seconds(self.run.start)})
+                                 "start": to_seconds(self.run.start), "generation": self.generation})
 
         async def stats(request: Request) -> Response:
-            return JSONResponse(self.run.stats(self.clock()))
+            return JSONResponse({**self.run.stats(self.clock()), "generation": self.generation})
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -271,14 +288,36 @@ class MockApp:
             self._run.log.close()
 
     def reset(self, config: ServerConfig) -> None:
-        """Start a fresh state with ``config`` (what ``POST /__admin/reset`` does)."""
+        """Start a fresh state with ``config`` (what ``POST /__admin/reset`` does, without its limits:
+        a Python caller may also choose a new log file, inside ``log_dir``)."""
+        self._pin_log_file(config)
         self.close()
         self._config = config
-        self._run = RunState(config, self.clock, self.wall)
+        self._run = RunState(config, self.clock, self.wall, self._log_path)
+        self.generation += 1
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused past :data:`MAX_BODY` bytes without reading the rest."""
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BodyError(413, f"body: larger than {MAX_BODY} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BodyError(400, "body: the client went away mid-body") from None
+    return b"".join(chunks)
 
 
 def create_app(config: ServerConfig, clock: Clock = time.monotonic_ns, *, wall: Wall | None = None,
-               admin_token: str | None = None) -> MockApp:
+               admin_token: str | None = None, admin_hosts: Collection[str] = (),
+               log_dir: str | Path = LOG_DIR) -> MockApp:
     """The mock API for ``config``, reading ``clock`` (server time, integer ns) and ``wall`` (UTC epoch
-    seconds)."""
-    return MockApp(config, clock, wall, admin_token)
+    seconds).
+
+    ``admin_token``: required on ``/__admin/*`` (give one whenever a socket can reach the app);
+    ``admin_hosts``: ``Host`` names accepted there besides loopback; ``log_dir``: where ``log.file`` lives.
+    """
+    return MockApp(config, clock, wall, admin_token, admin_hosts, log_dir)

@@ -494,23 +494,74 @@ class DynamicsConfig:
 # Log
 
 
+#: Where the server may write its arrival log: a ``log.file`` is a name inside this directory (relative to
+#: the working directory unless ``python -m mock_server --log-dir DIR`` says otherwise), never a path
+#: chosen by an HTTP request.
+LOG_DIR = "mock_server_logs"
+#: Default bound on the in-memory log's size (about 175 bytes per record with short ids: ~1.5 M records).
+LOG_MAX_BYTES = 256 * 1024 * 1024
+
+
+def check_log_file(name: str, where: str) -> str:
+    """A log file name is a relative ``.csv`` path with no ``..``: it can only land inside the log directory.
+
+    >>> check_log_file("runs/arrivals.csv", "server.log.file")
+    'runs/arrivals.csv'
+    >>> check_log_file("/home/me/.bashrc", "server.log.file")
+    Traceback (most recent call last):
+    ...
+    mock_server.config.ConfigError: server.log.file: must be a relative path to a .csv file inside the log \
+directory (no "..", not absolute), got '/home/me/.bashrc'
+    """
+    p = Path(name)
+    if p.is_absolute() or ".." in p.parts or p.suffix != ".csv" or "\0" in name or name.startswith("~"):
+        raise ConfigError(f"{where}: must be a relative path to a .csv file inside the log directory "
+                          f'(no "..", not absolute), got {name!r}')
+    return name
+
+
+def resolve_log_file(name: str, log_dir: str | Path) -> Path:
+    """The absolute path of log file ``name`` inside ``log_dir`` (created if missing); a symlink that
+    leads out of the directory is refused.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> resolve_log_file("a.csv", d) == Path(d).resolve() / "a.csv"
+    True
+    """
+    check_log_file(name, "server.log.file")
+    root = Path(log_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise ConfigError(f"server.log.file: {name!r} leads out of the log directory {root} (a symlink?)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @dataclass(frozen=True)
 class LogConfig:
-    """The arrival log: the last ``limit`` arrivals in memory, or every arrival streamed to ``file``
-    (CSV, truncated at each reset); ``enabled = false`` logs nothing (for overhead measurements)."""
+    """The arrival log: the last ``limit`` arrivals (and at most ``max_bytes`` of them) in memory, or every
+    arrival streamed to ``file`` (CSV inside the server's log directory, truncated at each reset);
+    ``enabled = false`` logs nothing (for overhead measurements)."""
 
     limit: int = 1_000_000
     file: str = ""
     enabled: bool = True
+    max_bytes: int = LOG_MAX_BYTES
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> LogConfig:
-        t = Table(d, where, ("limit", "file", "enabled"))
-        return cls(t.integer("limit", 1_000_000), t.string("file", "", nonempty=t.has("file")),
-                   t.boolean("enabled", True))
+        t = Table(d, where, ("limit", "file", "enabled", "max_bytes"))
+        file = t.string("file", "", nonempty=t.has("file"))
+        if file:
+            check_log_file(file, t.at("file"))
+        return cls(t.integer("limit", 1_000_000), file, t.boolean("enabled", True),
+                   t.integer("max_bytes", LOG_MAX_BYTES, minimum=4096))
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_defaults({"limit": self.limit, "file": self.file, "enabled": self.enabled}, {"file": ""})
+        return _drop_defaults({"limit": self.limit, "file": self.file, "enabled": self.enabled,
+                               "max_bytes": self.max_bytes}, {"file": "", "max_bytes": LOG_MAX_BYTES})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ next request as soon as the previous response is complete (closed loop), written
 
 Each repetition resets the server (``POST /__admin/reset``) to each variant's config in turn, warms
 up, then counts the responses completed in ``duration`` seconds. Variants differ only in
-``[server.log]``: ``memory`` (the default sink), ``off``, and ``file`` (CSV in a temporary directory).
+``[server.log]``: ``memory`` (the default sink), ``off``, and ``file`` (CSV in a temporary directory;
+a log file is a start-up option, so that variant runs on a second server started with it).
 Every variant enforces one never-binding sliding-log tier and sends ``x-ratelimit-*`` headers, so
 the full decision path runs for every request. Traffic goes only to 127.0.0.1; every run is bounded in
 time and in request count.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -43,9 +45,11 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 
-def variant_config(name: str, tmp: Path) -> dict[str, Any]:
-    log = {"memory": {"limit": 1_000_000}, "off": {"enabled": False},
-           "file": {"file": str(tmp / "arrivals.csv")}}[name]
+LOG_FILE = "arrivals.csv"  # inside the file server's --log-dir
+
+
+def variant_config(name: str) -> dict[str, Any]:
+    log = {"memory": {"limit": 1_000_000}, "off": {"enabled": False}, "file": {"file": LOG_FILE}}[name]
     return {**BASE_CONFIG, "log": log}
 
 
@@ -175,10 +179,10 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _admin(port: int, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _admin(server: ServerProcess, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     import httpx  # the control plane can be slow; only the load has to be fast
 
-    r = httpx.request(method, f"http://{HOST}:{port}{path}", json=body, timeout=60)
+    r = httpx.request(method, f"{server.base_url}{path}", json=body, headers=server.admin_headers, timeout=60)
     r.raise_for_status()
     result: dict[str, Any] = r.json()
     return result
@@ -211,23 +215,26 @@ def main(argv: list[str] | None = None) -> int:
             return runner.run(coro)
 
     results: list[Measurement] = []
-    with ServerProcess(HOST) as server:
-        port = server.port
-        with tempfile.TemporaryDirectory() as tmp:
-            for rep in range(args.repeat):
-                # Rotate the order so that no variant always runs first (warm caches, CPU boost).
-                order = variants[rep % len(variants):] + variants[:rep % len(variants)]
-                for v in order:
-                    _admin(port, "POST", "/__admin/reset", variant_config(v, Path(tmp)))
-                    m = run(drive(port, args.concurrency, args.duration, args.warmup, args.max_requests, v,
-                                  server.pid))
-                    logged = _admin(port, "GET", "/__admin/stats")["logged"]
-                    results.append(m)
-                    cpu = (f"server CPU {m.server_cpu:.0%}, " if m.server_cpu is not None else "") + \
-                        f"client CPU {m.client_cpu:.0%}"
-                    print(f"run {rep + 1} {v:>6}: {m.rps:8.0f} req/s  ({m.requests} in {m.seconds:.2f} s, "
-                          f"{cpu}, statuses {m.statuses}, logged {logged})", file=sys.stderr)
-            _admin(port, "POST", "/__admin/reset", variant_config("off", Path(tmp)))  # close the file log
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        plain = stack.enter_context(ServerProcess(HOST))
+        servers = {v: plain for v in variants}
+        if "file" in variants:
+            servers["file"] = stack.enter_context(
+                ServerProcess(HOST, extra_args=("--log-dir", tmp, "--log-file", LOG_FILE)))
+        for rep in range(args.repeat):
+            # Rotate the order so that no variant always runs first (warm caches, CPU boost).
+            order = variants[rep % len(variants):] + variants[:rep % len(variants)]
+            for v in order:
+                server = servers[v]
+                _admin(server, "POST", "/__admin/reset", variant_config(v))
+                m = run(drive(server.port, args.concurrency, args.duration, args.warmup, args.max_requests, v,
+                              server.pid))
+                logged = _admin(server, "GET", "/__admin/stats")["logged"]
+                results.append(m)
+                cpu = (f"server CPU {m.server_cpu:.0%}, " if m.server_cpu is not None else "") + \
+                    f"client CPU {m.client_cpu:.0%}"
+                print(f"run {rep + 1} {v:>6}: {m.rps:8.0f} req/s  ({m.requests} in {m.seconds:.2f} s, "
+                      f"{cpu}, statuses {m.statuses}, logged {logged})", file=sys.stderr)
 
     def median(variant: str, attr: str) -> float | None:
         xs = [getattr(m, attr) for m in results if m.variant == variant]

@@ -3,34 +3,41 @@
 Used by the benchmark runner (``bench.transport.RealServer``) and the server's own load test; a
 context manager, so the process is stopped by its PID whatever happens.
 
+Each child gets a fresh random admin token in its environment (never on its command line, and never a
+``MOCK_SERVER_ADMIN_TOKEN`` the user exported for a server of their own), binds its own port (any free
+one unless ``port`` is given) and reports it to its parent on a private pipe once it listens: the parent
+never probes a port that a stranger may have taken meanwhile. It then checks, with the token, that the
+server on that port is its child.
+
     with ServerProcess() as server:
-        httpx.get(f"{server.base_url}/__admin/config")
+        httpx.get(f"{server.base_url}/__admin/config", headers=server.admin_headers)
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import socket
+import secrets
+import select
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import httpx
+
+from mock_server.admin import TOKEN_ENV
 
 
 class ServerError(RuntimeError):
     """The mock server could not be started (its own error message included)."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+START_TIMEOUT_S = 20.0
 
 
 class ServerProcess:
@@ -40,10 +47,16 @@ class ServerProcess:
                  extra_args: Sequence[str] = ()) -> None:
         self.host = host
         self.config = config
-        self.extra_args = tuple(extra_args)  # e.g. ("--admin-token", "t0k")
-        self.port = port or free_port()
-        self.base_url = f"http://{host}:{self.port}"
+        self.extra_args = tuple(extra_args)  # e.g. ("--log-dir", "/tmp/logs")
+        self.port = port or 0  # 0: the child takes any free port and reports which
+        self.base_url = ""
+        self.token = secrets.token_urlsafe(32)
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """What every admin request to this server carries."""
+        return {"authorization": f"Bearer {self.token}"}
 
     @property
     def pid(self) -> int:
@@ -52,35 +65,59 @@ class ServerProcess:
 
     def __enter__(self) -> ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env[TOKEN_ENV] = self.token  # ours, whatever the user exported for their own server
         # A file, not a pipe: nobody reads the child's stderr during a run, and a full pipe would
         # freeze the server at its first ~64 KiB of warnings.
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "mock_server", "--host", self.host, "--port", str(self.port),
-             *(["--config", str(self.config)] if self.config else []), *self.extra_args],
-            env=env, stdout=subprocess.DEVNULL, stderr=self._stderr,
-        )
+        ready_r, ready_w = os.pipe()
         try:
-            return self._wait_until_ready()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "mock_server", "--host", self.host, "--port", str(self.port),
+                 "--ready-fd", str(ready_w), *(["--config", str(self.config)] if self.config else []),
+                 *self.extra_args],
+                env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, pass_fds=(ready_w,),
+            )
+        except BaseException:
+            os.close(ready_r)
+            raise
+        finally:
+            os.close(ready_w)  # the child holds the write end now: EOF here means it exited
+        try:
+            with os.fdopen(ready_r, "rb") as ready:
+                return self._wait_until_ready(ready)
         except BaseException:  # Ctrl-C or SIGTERM during start-up too: never leave the child behind
             self.__exit__(None, None, None)
             raise
 
-    def _wait_until_ready(self) -> ServerProcess:
+    def _wait_until_ready(self, ready: BinaryIO) -> ServerProcess:
         assert self._proc is not None
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{self.base_url}/__admin/config", timeout=0.5)  # any answer (even 401): it is up
-                return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise ServerError(f"mock server did not answer on {self.base_url} within 20 s")
-            # Start-up happens outside any event loop; waiting on the child doubles as the exit check.
+        # Start-up happens outside any event loop: a blocking wait for the child's one line is fine.
+        readable, _, _ = select.select([ready], [], [], START_TIMEOUT_S)
+        line = ready.readline() if readable else b""
+        if not line:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(0.05)
+                self._proc.wait(5 if readable else 0.1)  # EOF: it is exiting; give it time to say why
+            if self._proc.returncode is not None:
                 raise ServerError(f"mock server exited with {self._proc.returncode}: {self.stderr().strip()}")
+            raise ServerError(f"mock server did not report listening within {START_TIMEOUT_S:g} s")
+        report = json.loads(line)
+        if report.get("pid") != self._proc.pid:
+            raise ServerError(f"mock server start-up report is not from our child: {line!r}")
+        self.port = int(report["port"])
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.base_url = f"http://{host}:{self.port}"
+        self._check_identity()
+        return self
+
+    def _check_identity(self) -> None:
+        """Our child answers our token; a stranger on the port would not know it."""
+        try:
+            r = httpx.get(f"{self.base_url}/__admin/config", headers=self.admin_headers, timeout=START_TIMEOUT_S)
+        except httpx.HTTPError as e:
+            raise ServerError(f"mock server on {self.base_url} did not answer: {e!r}") from None
+        if r.status_code != 200:
+            raise ServerError(f"the server on {self.base_url} is not our child (admin answered "
+                              f"{r.status_code}: {r.text[:200]!r})")
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         if self._proc is None:

@@ -114,14 +114,14 @@ def test_bad_fixture_arguments(mock_api: MockAPIFactory) -> None:
 def test_window_count_is_the_metrics_one() -> None:
     # By hand: arrivals at 0, 0.5, 0.999, 1.0, 1.2; [0, 1) holds 3; [0.5, 1.5) holds 4 (0.5, 0.999, 1.0, 1.2).
     times = [0.0, 0.5, 0.999, 1.0, 1.2]
-    arrivals = [Arrival(str(i), t, 200) for i, t in enumerate(times)]
+    arrivals = [Arrival(str(i), round(t * 1e9), 200) for i, t in enumerate(times)]
     assert peak_in_window(arrivals, 1.0) == 4 == metrics.peak_window_count(times, 1.0)
     assert_max_in_window(arrivals, 4, 1.0)
     with pytest.raises(AssertionError, match=r"^4 arrivals in one 1 s window \(limit 3\): arrival 5 \(request id "
                                              r"'4'\) at t=1.200000 s was one too many"):
         assert_max_in_window(arrivals, 3, 1.0)
     # Exactly one window apart is two windows (half-open), as the server counts.
-    assert_max_in_window([Arrival("a", 0.0, 200), Arrival("b", 1.0, 200)], 1, 1.0)
+    assert_max_in_window([Arrival("a", 0, 200), Arrival("b", 1_000_000_000, 200)], 1, 1.0)
     assert_no_429(arrivals)
 
 

@@ -6,13 +6,16 @@ Only robust facts are asserted in real time: ordering on the shared clock, joins
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench import scenarios
+from bench import report, results, scenarios
 from bench.runner import run_one
 from bench.transport import RealServer, ServerError
+from strategies.base import Jobs, Send, Strategy
 from strategies.registry import resolve
 
 pytestmark = pytest.mark.realserver
@@ -47,3 +50,88 @@ def test_server_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("latency_ms = -5\n")
     with pytest.raises(ServerError, match=r"mock server exited with 2: .*latency_ms"), RealServer(config=bad):
         pass
+
+
+# --- others on the machine: foreign traffic and outside resets ------------------------------------------
+
+QUIET = scenarios.from_dict(
+    {"server": {"quota": [{"limit": 1000, "window_s": 1.0}]}, "workload": {"jobs": 10},
+     "client": {"concurrency": 1, "timeout_s": 60}},
+    "quiet",
+)
+
+#: A second process that sends five API requests, posing as the run's own first five attempts.
+FOREIGN = """
+import os, httpx
+for i in range(5):
+    httpx.get(os.environ["URL"] + "/v1/items", headers={"x-request-id": f"{i}.1"})
+"""
+#: A second process that resets the server mid-run; it exits 0 when the answer is the one expected.
+RESET = """
+import os, sys, httpx
+token = os.environ.get("TOKEN")
+r = httpx.post(os.environ["URL"] + "/__admin/reset", json={},
+               headers={"authorization": f"Bearer {token}"} if token else {})
+sys.exit(0 if r.status_code == int(os.environ["EXPECT"]) else r.status_code)
+"""
+
+
+def interloper(code: str, env: dict[str, str]) -> type[Strategy]:
+    """A sequential strategy that, before its sixth job, runs ``code`` in a second process and waits for it."""
+
+    class Interloper(Strategy):
+        name = "interloper"
+
+        async def run(self, jobs: Jobs, send: Send) -> None:
+            async for job in jobs:
+                if job.id == 5:
+                    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, env={**os.environ, **env})
+                    if await asyncio.wait_for(proc.wait(), 60) != 0:
+                        raise RuntimeError(f"the second process exited with {proc.returncode}")
+                await send(job)
+
+    return Interloper
+
+
+def test_foreign_traffic_during_a_real_run_is_counted_and_reported() -> None:
+    with RealServer() as server:
+        r = asyncio.run(run_one(interloper(FOREIGN, {"URL": server.base_url}), QUIET, server))
+    assert r.status == "ok", r.error
+    assert r.foreign_arrivals == 5 and r.outside_resets == 0
+    assert r.disturbed == "5 foreign arrivals (requests not from this run)"
+    # The five impostors took no attempt's place in the join: each attempt has its own arrival.
+    assert len(r.arrivals) == 15 and all(a.arrival_s is not None for a in r.attempts)
+    entry = results.run_entry(r)
+    assert (entry["foreign_arrivals"], entry["outside_resets"]) == (5, 0)
+    doc = {"meta": {"scenario": {"name": "quiet"}, "clock": "real", "transport": "http", "repeat": 1,
+                    "python": "3", "platform": "p", "git_sha": None, "created_utc": "t"},
+           "complete": True, "runs": [entry]}
+    md = report.render_markdown(doc)
+    assert "## Runs disturbed from outside" in md and "`interloper` repeat 0: 5 foreign arrivals" in md
+    assert "Runs disturbed from outside" in report.render_html(doc)
+    assert report.summarise(doc["runs"])[0]["compliant"] is False
+
+
+def test_reset_from_a_second_process_during_a_real_run() -> None:
+    with RealServer() as server:
+        # Without the child's token: refused, and the run is untouched.
+        refused = asyncio.run(run_one(interloper(RESET, {"URL": server.base_url, "EXPECT": "401"}), QUIET, server))
+        # With it (a leaked token, or the user's own script): the run knows it was reset under its feet.
+        leaked = asyncio.run(run_one(interloper(RESET, {"URL": server.base_url, "EXPECT": "200",
+                                                        "TOKEN": server.token}), QUIET, server))
+    assert refused.status == "ok" and refused.disturbed is None and "outside" not in (refused.error or "")
+    assert len(refused.arrivals) == 10 and refused.metrics.burst_ratio is not None
+    assert leaked.status == "ok" and leaked.outside_resets == 1
+    assert leaked.disturbed == "1 outside reset(s) of the server during the run"
+    assert "reset from outside" in (leaked.error or "")
+    assert len(leaked.arrivals) == 5  # the log the reset started: the run's first five are gone
+    assert leaked.metrics.burst_ratio is None  # withheld: a partial log would understate it
+
+
+def test_exported_admin_token_does_not_break_a_real_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    # README once suggested exporting MOCK_SERVER_ADMIN_TOKEN for the standalone server; the runner's child
+    # inherited it, the runner sent none, and every real-mode run failed.
+    monkeypatch.setenv("MOCK_SERVER_ADMIN_TOKEN", "for-my-own-server")
+    with RealServer() as server:
+        r = asyncio.run(run_one(resolve("unlimited"), QUIET, server))
+    assert r.status == "ok" and r.metrics.succeeded == 10 and r.disturbed is None

@@ -16,6 +16,7 @@ from mock_server.ticks import from_seconds, to_seconds
 
 T = TypeVar("T")
 EPOCH = 1_700_000_000.0  # a fixed wall clock, so epoch headers are exact
+JSON = {"content-type": "application/json"}  # every admin POST says so, also with an empty body
 
 
 class FakeClock:

@@ -271,7 +271,7 @@ def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         [sys.executable, "-m", "mock_server", *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=30,
         cwd=ROOT,
         env=env,
     )
@@ -292,7 +292,13 @@ def test_check_validates_without_serving() -> None:
 
 def test_refuses_to_expose_admin_without_a_token() -> None:
     r = run_main("--host", "0.0.0.0", "--port", "1", env={"PATH": "/usr/bin:/bin"})
-    assert r.returncode == 2 and "--admin-token" in r.stderr
+    assert r.returncode == 2 and "--admin-token-file" in r.stderr
+
+
+def test_refuses_a_token_on_the_command_line() -> None:
+    # Every local user can read a process's arguments (ps): a token there is no secret.
+    r = run_main("--admin-token", "t0k", "--port", "0")
+    assert r.returncode == 2 and "visible to every local user" in r.stderr and "serving" not in r.stderr
 
 
 def test_every_toml_example_in_the_docs_is_valid() -> None:
@@ -317,3 +323,34 @@ def test_windows_are_converted_once_to_whole_nanoseconds() -> None:
     with pytest.raises(scenarios.ScenarioError, match=r"declared\.quota\[0\]\.window_s: must be at least 1 µs"):
         scenarios.from_dict({"server": {"quota": [{"limit": 1, "window_s": 1}]},
                              "declared": {"quota": [{"limit": 1, "window_s": 1e-9}]}, "workload": {"jobs": 1}}, "x")
+
+
+@pytest.mark.parametrize("file", ["/home/me/.bashrc", "../up.csv", "logs/../../up.csv", "arrivals.sh", "~/a.csv"])
+def test_log_file_is_a_csv_name_inside_the_log_directory(file: str) -> None:
+    with pytest.raises(ConfigError, match=r"^server\.log\.file: must be a relative path to a \.csv file"):
+        ServerConfig.from_dict({"log": {"file": file}})
+
+
+def test_log_file_cannot_escape_the_log_directory_by_symlink(tmp_path: Path) -> None:
+    from mock_server.config import resolve_log_file
+    from mock_server.log import FileLog
+
+    logs, outside = tmp_path / "logs", tmp_path / "outside"
+    logs.mkdir()
+    outside.mkdir()
+    (logs / "away").symlink_to(outside)
+    with pytest.raises(ConfigError, match="leads out of the log directory"):
+        resolve_log_file("away/a.csv", logs)
+    assert resolve_log_file("runs/a.csv", logs) == logs.resolve() / "runs" / "a.csv"
+    # A symlink planted at the file's own name is not followed (the target is not truncated).
+    target = outside / "precious.csv"
+    target.write_text("keep me\n")
+    (logs / "b.csv").symlink_to(target)
+    with pytest.raises(OSError):
+        FileLog(logs / "b.csv")
+    assert target.read_text() == "keep me\n"
+
+
+def test_log_file_on_the_command_line_follows_the_same_rules() -> None:
+    r = run_main("--log-file", "/etc/cron.d/x.csv", "--port", "0")
+    assert r.returncode == 2 and r.stderr.startswith("mock_server: --log-file: must be a relative path"), r.stderr
