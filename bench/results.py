@@ -31,7 +31,8 @@ CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "a
 #: The server's own log, per run: ground truth for every burst metric and for peak concurrency.
 ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight")
 INCOMPLETE = "INCOMPLETE"
-PACKAGES = ("httpx", "httpcore", "sniffio", "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
+PACKAGES = ("httpx", "httpcore", "httpx-aiohttp", "aiohttp", "sniffio",
+            "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
             "asyncio-throttle", "asynciolimiter", "pyrate-limiter", "tenacity", "aiobreaker", "purgatory",
             "matplotlib")
 
@@ -100,8 +101,11 @@ def meta(*, clock: str, transport: str, scenario: dict[str, Any], resolved: dict
 
 
 def run_entry(r: RunResult) -> dict[str, Any]:
-    return {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
-            "wall_s": r.wall_s, "metrics": r.metrics.to_dict()}
+    entry = {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
+             "wall_s": r.wall_s, "metrics": r.metrics.to_dict()}
+    if r.harness is not None:  # the harness's own lag (bench.harness_lag), beside the metrics it may taint
+        entry["harness"] = r.harness.to_dict()
+    return entry
 
 
 class RunWriter:

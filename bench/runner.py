@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from array import array
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from bench import metrics
+from bench.harness_lag import HarnessLag, release_lag, send_lag, transits
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
 from bench.transport import Server
@@ -44,6 +46,7 @@ class RunResult:
     arrivals: tuple[Arrival, ...]  # this run's server log, times relative to run start
     metrics: metrics.Metrics
     wall_s: float
+    harness: HarnessLag | None = None  # the harness's own send lag (bench.harness_lag)
 
 
 def _wall() -> float:
@@ -71,9 +74,13 @@ def oracle_makespan(scenario: Scenario, server_t0: float = 0.0) -> float | None:
 async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0) -> RunResult:
     await server.reset(scenario.server)
     loop = asyncio.get_running_loop()
-    releases = scenario.workload.release_times()
-    pending: list[tuple[str, Attempt]] = []
+    workload = scenario.workload
+    # Attempts only (the request id is job.attempt): a big run holds one small record per attempt.
+    pending: list[Attempt] = []
     tries: Counter[int] = Counter()
+    # The harness's own lateness, per job and per attempt (seconds, packed: 8 bytes a sample).
+    release_lags, send_lags = array("d"), array("d")
+    left: dict[str, float] = {}  # request id -> when httpx handed it to its transport
 
     try:
         strategy: Strategy | None = strategy_cls(scenario.declared)
@@ -83,13 +90,22 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     limits = strategy.client_limits if strategy else None
 
     async with server.client(limits) as client:
+
+        async def handed_to_transport(request: httpx.Request) -> None:
+            # httpx calls request hooks right before its transport: the moment the request leaves the client.
+            left[request.headers["x-request-id"]] = loop.time()
+
+        client.event_hooks["request"].append(handed_to_transport)
         t0 = loop.time()
 
         async def jobs() -> AsyncIterator[Job]:
-            for i, rel in enumerate(releases):
-                delay = t0 + rel - loop.time()
+            # Release times generated one at a time: a 10⁷-job workload allocates nothing up front.
+            for i, rel in enumerate(workload.iter_release_times()):
+                asked = loop.time()
+                delay = t0 + rel - asked
                 if delay > 0:
                     await asyncio.sleep(delay)
+                release_lags.append(release_lag(t0 + rel, asked, loop.time()))
                 yield Job(i, rel)
 
         async def send(job: Job) -> httpx.Response:
@@ -107,7 +123,10 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 raise
             finally:
                 # Recorded even when cancelled or failed: the attempt happened and may have reached the server.
-                pending.append((rid, Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status)))
+                pending.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
+                handed = left.pop(rid, None)
+                if handed is not None:
+                    send_lags.append(send_lag(sent, handed - t0))
 
         cpu0, wall0 = time.process_time(), _wall()
         status = "failed" if strategy is None else "ok"
@@ -123,22 +142,25 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     log = await server.arrivals()
     arrivals = tuple(replace(a, t=a.t - t0) for a in log.arrivals)
     by_id = {a.request_id: a.t for a in arrivals}
-    attempts = tuple(sorted((replace(a, arrival_s=by_id.get(rid)) for rid, a in pending),
+    attempts = tuple(sorted((replace(a, arrival_s=by_id.get(f"{a.job}.{a.attempt}")) for a in pending),
                             key=lambda a: (a.sent_s, a.job, a.attempt)))
+    pending.clear()  # the sorted tuple replaces it: a big run does not hold both
     if not log.complete:
         note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
         error = f"{error}; {note}" if error else note
     # Burst metrics judge against what the server enforces, which may differ from what it declares.
     enforced = tuple(Tier(q.limit, q.window_s) for q in scenario.server.quota)
     m = metrics.compute(
-        attempts, arrivals if log.complete else None, enforced, requests=len(releases),
+        attempts, arrivals if log.complete else None, enforced, requests=workload.jobs,
         # In-process, the server's CPU is the client's: a per-request CPU figure would be meaningless.
         cpu_s=cpu_s if server.name != "asgi" else None,
         # Client and server read one clock (system monotonic, or the virtual loop): t0 is the server's too.
         oracle_makespan_s=oracle_makespan(scenario, t0),
         rejected={429, scenario.server.headers.reject_status},
     )
-    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s)
+    lag = HarnessLag.of(release_lags, send_lags, transits((a.sent_s, a.arrival_s) for a in attempts),
+                        transit_judged=limits is None and server.name != "asgi")
+    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, lag)
 
 
 def _describe(e: BaseException) -> str:
