@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import report, results, scenarios
+from bench import calibration, report, results, scenarios
 from bench.records import Arrival
 from bench.runner import RunResult, run_one
 from bench.scenarios import Scenario, ScenarioError
@@ -74,7 +74,8 @@ def write_report(run_dir: Path) -> str:
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
-             on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT) -> None:
+             on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
+             on_calibration: Callable[[calibration.Calibration], None] | None = None) -> None:
     classes = [registry.resolve(n) for n in names]
     if clock == "virtual":
         from bench import clock as vclock
@@ -86,6 +87,8 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
         return
 
     async def all_runs(server: Server) -> None:
+        if on_calibration is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
+            on_calibration(await calibration.measure(server, scenario))
         for cls in classes:
             for k in range(repeat):
                 on_result(await run_one(cls, scenario, server, k))
@@ -123,9 +126,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  [{len(writer.runs)}/{total}] {r.strategy:<22} {r.status:<7} {r.wall_s:6.2f}s wall  "
               f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429", file=sys.stderr)
 
+    def on_calibration(c: calibration.Calibration) -> None:
+        writer.meta["calibration"] = c.to_dict()
+        print(f"  harness ceiling {c.ceiling_rps or 0:.0f}/s ({c.requests} requests, {c.concurrency} in flight)"
+              + (f" — WARNING: {c.warning}" if c.warning else ""), file=sys.stderr)
+
     complete = False
     try:
-        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport)
+        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_calibration)
         complete = True
     except KeyboardInterrupt:
         print("interrupted: keeping the partial run, marked INCOMPLETE", file=sys.stderr)
