@@ -38,6 +38,11 @@ bench-paced: $(STAMP)
 	done; \
 	$(BIN)/python -m bench.pacing $$out
 
+## Big runs in real mode: 10³, 10⁴, 10⁵ jobs at once, wall / peak memory / CPU per request (docs/big-runs.md).
+.PHONY: bench-big
+bench-big: $(STAMP)
+	$(BIN)/python benchmarks/big_runs.py --jobs 1000,10000,100000
+
 ## The harness's client transports side by side (docs/transports.md).
 .PHONY: bench-transports
 bench-transports: $(STAMP)

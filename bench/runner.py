@@ -15,6 +15,7 @@ the server logs, so the server's arrival times join back to the client's records
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from array import array
@@ -28,7 +29,7 @@ from bench import metrics
 from bench.harness_lag import HarnessLag, release_lag, send_lag, transits
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
-from bench.transport import Server
+from bench.transport import DEFAULT_LIMITS, Server
 from mock_server import policies
 from strategies.base import Job, Strategy, Tier
 
@@ -88,6 +89,12 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     except Exception as e:  # configuring from the declared quota failed: a finding, not a harness crash
         strategy, error = None, _describe(e)
     limits = strategy.client_limits if strategy else None
+    # The harness's own bound on the requests it has in flight: no more than its client has connections
+    # (real mode). A job past it waits here as a bare task, not as a half-built request queued inside the
+    # client: 10⁴+ jobs at once cost flat memory. The same wait as the pool's, so timed like it (service time).
+    bound = None if server.name == "asgi" else (limits or DEFAULT_LIMITS).max_connections
+    slots: contextlib.AbstractAsyncContextManager[object] = (
+        contextlib.nullcontext() if bound is None else asyncio.Semaphore(bound))
 
     async with server.client(limits) as client:
 
@@ -112,10 +119,12 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             tries[job.id] += 1
             n = tries[job.id]
             rid = f"{job.id}.{n}"
-            sent = loop.time() - t0
+            sent = ready = loop.time() - t0
             status = TRANSPORT_ERROR
             try:
-                response = await client.get(API_PATH, headers={"x-request-id": rid})
+                async with slots:
+                    ready = loop.time() - t0  # a connection is free: from here on, any delay is the client's
+                    response = await client.get(API_PATH, headers={"x-request-id": rid})
                 status = response.status_code
                 return response
             except asyncio.CancelledError:
@@ -126,7 +135,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 pending.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
                 handed = left.pop(rid, None)
                 if handed is not None:
-                    send_lags.append(send_lag(sent, handed - t0))
+                    send_lags.append(send_lag(ready, handed - t0))
 
         cpu0, wall0 = time.process_time(), _wall()
         status = "failed" if strategy is None else "ok"
