@@ -6,10 +6,10 @@ Two lags, both measured on the loop clock, both the harness's and never the stra
   should have, ``handed − max(scheduled, asked)``. A strategy that asks for its next job late (a
   worker pool whose workers are busy) gets it at once: that wait is the strategy's choice, not lag.
   A late hand-over is a loop too busy to wake the release timer on time.
-- **send lag**, per attempt: the moment httpx handed the request to its transport minus the
-  attempt's ``sent_s``: the client's own work (building the request, auth, hooks) plus any loop
-  delay between them. The pool wait for a free connection comes after and is not lag: a strategy
-  may ask for it (``client_limits``).
+- **send lag**, per attempt: the moment httpx handed the request to its transport (a ``request``
+  event hook) minus the moment the harness let it go (``sent_s``, or when a slot of its in-flight
+  bound freed): the client's own work (building the request, auth, hooks) plus any loop delay
+  between them. A wait for a free connection is not lag: a strategy may ask for it (``client_limits``).
 - **transit**, per attempt that reached the server: ``arrival_s − sent_s``, the server's log time
   minus the send stamp: the client's pool, connection set-up, the socket and the server's accept.
   It is the harness's (its client and its mock server) only when the strategy set no
