@@ -47,7 +47,7 @@ class RunResult:
     arrivals: tuple[Arrival, ...]  # this run's server log, times relative to run start
     metrics: metrics.Metrics
     wall_s: float
-    harness: HarnessLag | None = None  # the harness's own send lag (bench.harness_lag)
+    harness: HarnessLag | None = None  # the harness's own lag (bench.harness_lag)
 
 
 def _wall() -> float:
@@ -100,7 +100,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
 
         async def handed_to_transport(request: httpx.Request) -> None:
             # httpx calls request hooks right before its transport: the moment the request leaves the client.
-            left[request.headers["x-request-id"]] = loop.time()
+            rid = request.headers.get("x-request-id")
+            if rid is not None:
+                left[rid] = loop.time()
 
         client.event_hooks["request"].append(handed_to_transport)
         t0 = loop.time()

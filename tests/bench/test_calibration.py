@@ -37,3 +37,15 @@ def test_calibration_counts_what_it_sent_and_stays_in_budget() -> None:
     assert (c.requests, c.concurrency, c.requested_rps) == (120, 7, 100.0)
     assert c.elapsed_s == 0.0 and c.ceiling_rps is None  # no time elapsed: no rate measurable, withheld
     assert c.warning is None
+
+
+def test_the_report_repeats_the_calibration_warning() -> None:
+    from bench import report
+
+    cal = calibration.Calibration(400, 0.5, 50, 800.0, 1000.0, calibration.warning(800.0, 1000.0))
+    doc = {"meta": {"clock": "real", "transport": "http+aiohttp", "repeat": 1, "python": "3.11", "platform": "x",
+                    "git_sha": None, "created_utc": "now", "scenario": {"name": "s"}, "calibration": cal.to_dict()},
+           "runs": [], "complete": True}
+    md = report.render_markdown(doc)
+    assert "calibration: the scenario asks for 1000/s, more than 50% of the harness ceiling of 800/s" in md
+    assert "calibration: the scenario asks for 1000/s" in report.render_html(doc)
