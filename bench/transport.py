@@ -31,8 +31,8 @@ __all__ = ["DEFAULT_LIMITS", "DEFAULT_TRANSPORT", "TRANSPORTS", "AsgiServer", "R
 #: the connections (so the requests in flight) the harness itself opens: jobs past it queue in the client.
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 #: httpx's own pool scans every connection and queued request on each event (httpcore's
-#: ``_assign_requests_to_connections``): quadratic once requests queue. Bounded to 100 connections it stays usable
-#: further than at 1 000 (docs/transports.md).
+#: ``_assign_requests_to_connections``): quadratic once requests queue. Bounded to 100 connections ("httpx") or at
+#: 1 000 ("httpx-wide"), it collapses past a few hundred requests/s on a 2-core machine (docs/transports.md).
 HTTPX_BOUNDED_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 #: Per-request timeouts; the pool wait is unbounded because the run's own timeout bounds it.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, pool=None)
