@@ -47,3 +47,33 @@ def test_server_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("latency_ms = -5\n")
     with pytest.raises(ServerError, match=r"mock server exited with 2: .*latency_ms"), RealServer(config=bad):
         pass
+
+
+def test_cli_real_run_records_transport_calibration_and_harness_lag(tmp_path: Path) -> None:
+    from bench import results
+    from bench.cli import main
+
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text('[server]\nlatency_ms = 1\n[[server.quota]]\nlimit = 3\nwindow_s = 1.0\n'
+                        '[workload]\njobs = 6\n[client]\nconcurrency = 2\ntimeout_s = 30\n')
+    out = tmp_path / "out"
+    assert main(["run", "--scenario", str(scenario), "--strategies", "unlimited", "--transport", "httpx",
+                 "--out", str(out)]) == 0
+    (run_dir,) = list(out.iterdir())
+    doc = results.load(run_dir)
+    assert doc["meta"]["transport"] == "http+httpx"
+    cal = doc["meta"]["calibration"]
+    assert cal["requests"] > 0 and cal["ceiling_rps"] > 0 and cal["requested_rps"] == 3.0
+    (run,) = doc["runs"]
+    assert run["harness"]["release_lag"]["count"] == 6 and run["harness"]["send_lag"]["count"] == 6
+    assert run["harness"]["transit_judged"] is True  # unlimited sets no client_limits
+
+
+def test_unknown_transport_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--transport", "carrier-pigeon"])
+    assert e.value.code == 2 and "carrier-pigeon" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="carrier-pigeon"):
+        RealServer(transport="carrier-pigeon")
