@@ -53,6 +53,7 @@ class RateRow:
     transit_p99_ms: tuple[float, ...]
     transport: str
     failures: tuple[str, ...]
+    machine: str = ""  # platform, CPUs, Python, as results.json meta recorded them
 
     @property
     def worst_ratio(self) -> float:
@@ -63,6 +64,10 @@ def _lag(run: dict[str, Any], key: str, field: str) -> float | None:
     h = run.get("harness") or {}
     s = h.get(key)
     return None if not isinstance(s, dict) else float(s[field])
+
+
+def _machine(meta: dict[str, Any]) -> str:
+    return f"{meta.get('platform', '?')}, {meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}"
 
 
 def _run_dirs(paths: Sequence[Path]) -> list[Path]:
@@ -82,6 +87,7 @@ def _run_dirs(paths: Sequence[Path]) -> list[Path]:
 def collect(paths: Sequence[Path], min_ratio: float = 0.99) -> list[RateRow]:
     """One :class:`RateRow` per target rate, in rate order; run directories that are not paced are skipped."""
     by: dict[float, list[tuple[dict[str, Any], str]]] = {}
+    machines: dict[float, set[str]] = {}
     for d in _run_dirs(paths):
         doc = results.load(d)
         workload = doc["meta"]["resolved"]["workload"]
@@ -89,6 +95,7 @@ def collect(paths: Sequence[Path], min_ratio: float = 0.99) -> list[RateRow]:
             continue
         for run in doc["runs"]:
             by.setdefault(float(workload["rate"]), []).append((run, str(doc["meta"].get("transport"))))
+            machines.setdefault(float(workload["rate"]), set()).add(_machine(doc["meta"]))
     rows = []
     for target in sorted(by):
         runs = [r for r, _ in by[target]]
@@ -101,7 +108,8 @@ def collect(paths: Sequence[Path], min_ratio: float = 0.99) -> list[RateRow]:
         rows.append(RateRow(target, tuple(float(r["metrics"].get("throughput_rps") or 0.0) for r in runs),
                             present("release_lag", "p50_ms"), present("release_lag", "p99_ms"),
                             present("send_lag", "p99_ms"), present("transit", "p99_ms"),
-                            "/".join(sorted({t for _, t in by[target]})), failures))
+                            "/".join(sorted({t for _, t in by[target]})), failures,
+                            "; ".join(sorted(machines[target]))))
     return rows
 
 
@@ -121,6 +129,9 @@ def markdown(rows: Sequence[RateRow]) -> str:
         lines.append(f"| {r.target:g}/s | {', '.join(f'{a:.1f}' for a in r.achieved)} | {r.worst_ratio:.3f} "
                      f"| {_span(r.release_p50_ms)} | {_span(r.release_p99_ms)} | {_span(r.send_p99_ms)} "
                      f"| {_span(r.transit_p99_ms)} | {r.transport} |")
+    machines = sorted({r.machine for r in rows if r.machine})
+    if machines:
+        lines += ["", "Machine: " + "; ".join(machines)]
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ def run_dir(parent: Path, name: str, rate: float | None, achieved: list[float], 
                      "send_lag": {"count": 10, "p50_ms": 0.1, "p99_ms": 0.2, "max_ms": 0.3}, "transit": None,
                      "transit_judged": True, "bound_ms": 5.0, "harness_limited": False}}
         for k, a in enumerate(achieved)]
-    meta = {"transport": "http+aiohttp",
+    meta = {"transport": "http+aiohttp", "platform": "Linux-x", "cpus": 2, "python": "3.11.7",
             "resolved": {"workload": {"jobs": 10, "release": "rate" if rate else "batch", "rate": rate}}}
     doc = {"schema_version": results.SCHEMA_VERSION, "complete": True, "meta": meta, "runs": runs}
     (d / "results.json").write_text(json.dumps(doc))
@@ -40,6 +40,7 @@ def test_rows_by_rate_with_worst_ratio_and_lag_ranges(tmp_path: Path) -> None:
     assert five.release_p99_ms == (1.0, 2.0, 3.0) and five.failures == ()
     table = pacing.markdown(rows)
     assert "| 500/s | 500.5, 499.0, 500.0 | 0.998 | 0.50 ms | 1.00–3.00 ms | 0.20 ms | – | http+aiohttp |" in table
+    assert table.endswith("Machine: Linux-x, 2 CPUs, Python 3.11.7")
 
 
 def test_a_rate_below_99_percent_exits_1_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
