@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+from bench.transport import DEFAULT_TRANSPORT
+
 COMMAND = "make bench-big"
 CONCURRENCY = 1000
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", default="1000,10000,100000")
     ap.add_argument("--strategies", default="unlimited,worker-pool")
-    ap.add_argument("--transport", default="aiohttp")
+    ap.add_argument("--transport", default=DEFAULT_TRANSPORT)
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode: one run, JSON out
     args = ap.parse_args(argv)
     if args.one:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench import scenarios
 from bench.runner import run_one
-from bench.transport import RealServer, ServerError
+from bench.transport import TRANSPORTS, RealServer, ServerError
 from strategies.registry import resolve
 
 pytestmark = pytest.mark.realserver
@@ -77,3 +78,27 @@ def test_unknown_transport_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert e.value.code == 2 and "carrier-pigeon" in capsys.readouterr().err
     with pytest.raises(ValueError, match="carrier-pigeon"):
         RealServer(transport="carrier-pigeon")
+
+
+def test_lean_client_gives_the_same_response_as_httpx() -> None:
+    # The harness's get() through LeanClient and through the plain httpx client: same status, headers the
+    # strategies read, body, request, and the request hooks still run.
+    async def both(server: RealServer) -> list[tuple[int, str | None, bytes, str, float, int]]:
+        out = []
+        for name in ("aiohttp-lean", "aiohttp"):
+            hooked: list[str] = []
+
+            async def hook(request: httpx.Request, hooked: list[str] = hooked) -> None:
+                hooked.append(request.headers["x-request-id"])
+
+            async with TRANSPORTS[name](server.base_url, None) as c:
+                c.event_hooks["request"].append(hook)
+                r = await c.get("/v1/items", headers={"x-request-id": "7.1"})
+                out.append((r.status_code, r.headers.get("content-type"), r.content, str(r.request.url),
+                            r.elapsed.total_seconds(), len(hooked)))
+        return out
+
+    with RealServer() as server:
+        lean, full = asyncio.run(both(server))
+    assert lean[:4] == full[:4] and lean[0] == 200
+    assert lean[4] >= 0 and lean[5] == full[5] == 1
