@@ -14,11 +14,11 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import report, results, scenarios
+from bench import calibration, report, results, scenarios
 from bench.records import Arrival
 from bench.runner import RunResult, run_one
 from bench.scenarios import Scenario, ScenarioError
-from bench.transport import AsgiServer, RealServer, Server, ServerError
+from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, AsgiServer, RealServer, Server, ServerError
 from strategies import registry
 from strategies.base import Tier
 from strategies.registry import UnknownStrategy
@@ -67,11 +67,15 @@ def write_report(run_dir: Path) -> str:
         charts.append("charts/timeline.png")
     (run_dir / "report.md").write_text(report.render_markdown(doc, charts))
     (run_dir / "report.html").write_text(report.render_html(doc, charts))
-    return report.text_table(report.summarise(doc["runs"]))
+    rows = report.summarise(doc["runs"])
+    notes = report.harness_notes(doc)
+    flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
+    return "\n".join([report.text_table(rows), *flagged])
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
-             on_result: Callable[[RunResult], None]) -> None:
+             on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
+             on_calibration: Callable[[calibration.Calibration], None] | None = None) -> None:
     classes = [registry.resolve(n) for n in names]
     if clock == "virtual":
         from bench import clock as vclock
@@ -83,11 +87,13 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
         return
 
     async def all_runs(server: Server) -> None:
+        if on_calibration is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
+            on_calibration(await calibration.measure(server, scenario))
         for cls in classes:
             for k in range(repeat):
                 on_result(await run_one(cls, scenario, server, k))
 
-    with RealServer() as real:
+    with RealServer(transport=transport) as real:
         asyncio.run(all_runs(real))
 
 
@@ -104,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
         run_dir = results.new_run_dir(Path(args.out), scenario.name)
     except OSError as e:
         raise UsageError(str(e)) from None
-    transport = "asgi" if args.clock == "virtual" else "http"
+    # "http+aiohttp": the server is reached over real sockets, through the harness client named after the "+".
+    transport = "asgi" if args.clock == "virtual" else f"http+{args.transport}"
     writer = results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
@@ -120,9 +127,14 @@ def _run(args: argparse.Namespace) -> int:
               f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429"
               + (f"  DISTURBED: {r.disturbed}" if r.disturbed else ""), file=sys.stderr)
 
+    def on_calibration(c: calibration.Calibration) -> None:
+        writer.meta["calibration"] = c.to_dict()
+        print(f"  harness ceiling {c.ceiling_rps or 0:.0f}/s ({c.requests} requests, {c.concurrency} in flight)"
+              + (f" — WARNING: {c.warning}" if c.warning else ""), file=sys.stderr)
+
     complete = False
     try:
-        _execute(scenario, names, args.repeat, args.clock, on_result)
+        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_calibration)
         complete = True
     except KeyboardInterrupt:
         print("interrupted: keeping the partial run, marked INCOMPLETE", file=sys.stderr)
@@ -166,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--clock", choices=("real", "virtual"), default="real",
                    help="real: uvicorn over 127.0.0.1; virtual: in-process ASGI under virtual time")
+    p.add_argument("--transport", choices=tuple(TRANSPORTS), default=DEFAULT_TRANSPORT,
+                   help=f"the harness's client in real mode (default {DEFAULT_TRANSPORT}; docs/transports.md)")
     p.add_argument("--out", default="results", help="parent directory; each run gets a new subdirectory")
     p.set_defaults(func=_run)
     p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")

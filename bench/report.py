@@ -66,6 +66,8 @@ def summarise(runs: Sequence[dict[str, Any]]) -> list[Row]:
         # Medians could hide one bad repeat: compliance has to hold in every one; and a run others disturbed
         # (foreign traffic, outside resets) cannot vouch for it.
         row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) and not disturbed(r) for r in rs)
+        judged = [r["harness"] for r in rs if isinstance(r.get("harness"), dict)]
+        row["harness"] = None if not judged else sum(1 for h in judged if h.get("harness_limited"))
         rows.append(row)
     rows.sort(key=_rank_key)
     for i, row in enumerate(rows, 1):
@@ -110,12 +112,49 @@ def _rank_key(row: Row) -> tuple[Any, ...]:
     )
 
 
+#: Figures a slow harness makes its own: marked beside the number when a repeat was harness-limited.
+TAINTED = frozenset({"throughput_rps", "latency_p50_ms", "latency_p99_ms"})
+#: The mark, explained under every table that shows it.
+MARK = "†"
+LEGEND = (f"{MARK} harness-limited: in this many repeats the harness's own lag p99 exceeded its bound "
+          "(docs/metrics.md, \"Harness lag\"): the marked rate and latency figures are the harness's, "
+          "not the strategy's.")
+
+
+def _harness_cell(row: Row) -> str:
+    k = row.get("harness")
+    if k is None:
+        return "–"
+    return "ok" if k == 0 else f"{MARK} harness-limited {k}/{row['repeats']}"
+
+
 def _cells(row: Row) -> list[str]:
-    return [str(row["rank"]), row["strategy"], *(fmt(row.get(key)) for key, _, fmt in COLUMNS)]
+    mark = f" {MARK}" if row.get("harness") else ""
+    return [str(row["rank"]), row["strategy"],
+            *(fmt(row.get(key)) + (mark if key in TAINTED else "") for key, _, fmt in COLUMNS),
+            _harness_cell(row)]
 
 
 def _headers() -> list[str]:
-    return ["#", "strategy", *(h for _, h, _ in COLUMNS)]
+    return ["#", "strategy", *(h for _, h, _ in COLUMNS), "harness"]
+
+
+def harness_notes(doc: dict[str, Any]) -> list[str]:
+    """One line per harness-limited run (which lag, how far over its bound), then the calibration warning."""
+    from bench.harness_lag import HarnessLag
+
+    notes = []
+    for r in doc["runs"]:
+        h = r.get("harness")
+        if not isinstance(h, dict) or not h.get("harness_limited"):
+            continue
+        lag = HarnessLag.from_dict(h)
+        over = ", ".join(f"{n} p99 {s.p99_ms:.1f} ms (max {s.max_ms:.1f})" for n, s in lag.worst)
+        notes.append(f"{r['strategy']} repeat {r['repeat']}: harness-limited — {over} > {lag.bound_ms:g} ms")
+    cal = doc["meta"].get("calibration")
+    if isinstance(cal, dict) and cal.get("warning"):
+        notes.append(f"calibration: {cal['warning']}")
+    return notes
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
@@ -157,6 +196,11 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "",
         markdown_table(rows),
     ]
+    notes = harness_notes(doc)
+    if any(r.get("harness") for r in rows) or notes:
+        parts += ["", LEGEND]
+    if notes:
+        parts += ["", "## The harness's own limits", ""] + [f"- {n}" for n in notes]
     errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
     if errors:
         parts += ["", "## Runs that did not finish, and figures withheld", ""]
@@ -191,6 +235,10 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     bad = "".join(f"<li><code>{esc(s)}</code> repeat {k}: {esc(why)}</li>"
                   for s, k, why in _disturbed_runs(doc["runs"]))
     images = "".join(f'<p><img src="{esc(c)}" alt="{esc(c)}" style="max-width:100%"></p>' for c in charts)
+    notes = harness_notes(doc)
+    harness = (f"<p>{esc(LEGEND)}</p>" if any(r.get("harness") for r in rows) or notes else "") + (
+        "<h2>The harness's own limits</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
+        if notes else "")
     incomplete = "" if doc.get("complete") else " — <b>INCOMPLETE run</b>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ratebench: {esc(sc.get('name', '?'))}</title>
@@ -209,6 +257,7 @@ created {esc(meta['created_utc'])}{incomplete}</p>
 <p>Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), then the
 rest (in red). Definitions: docs/metrics.md.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{harness}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Runs disturbed from outside</h2><p>Others' requests or resets reached the server: not ranked compliant."
    f"</p><ul>{bad}</ul>" if bad else ""}

@@ -35,7 +35,8 @@ CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "a
 #: same in seconds, for reading.
 ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight", "t_ns")
 INCOMPLETE = "INCOMPLETE"
-PACKAGES = ("httpx", "httpcore", "sniffio", "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
+PACKAGES = ("httpx", "httpcore", "httpx-aiohttp", "aiohttp", "sniffio",
+            "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
             "asyncio-throttle", "asynciolimiter", "pyrate-limiter", "tenacity", "aiobreaker", "purgatory",
             "matplotlib")
 
@@ -104,10 +105,13 @@ def meta(*, clock: str, transport: str, scenario: dict[str, Any], resolved: dict
 
 
 def run_entry(r: RunResult) -> dict[str, Any]:
-    return {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
-            "wall_s": r.wall_s, "metrics": r.metrics.to_dict(),
-            # Others' traffic or resets of the server during the run (runner docstring); 0 when undisturbed.
-            "foreign_arrivals": r.foreign_arrivals, "outside_resets": r.outside_resets}
+    entry = {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
+             "wall_s": r.wall_s, "metrics": r.metrics.to_dict(),
+             # Others' traffic or resets of the server during the run (runner docstring); 0 when undisturbed.
+             "foreign_arrivals": r.foreign_arrivals, "outside_resets": r.outside_resets}
+    if r.harness is not None:  # the harness's own lag (bench.harness_lag), beside the metrics it may taint
+        entry["harness"] = r.harness.to_dict()
+    return entry
 
 
 class RunWriter:

@@ -20,9 +20,11 @@ the run as disturbed (:attr:`RunResult.disturbed`), and an outside reset withhol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 import traceback
+from array import array
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -30,9 +32,10 @@ from dataclasses import dataclass, replace
 import httpx
 
 from bench import clock, metrics
+from bench.harness_lag import HarnessLag, release_lag, send_lag, transits
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
-from bench.transport import Server
+from bench.transport import DEFAULT_LIMITS, Server
 from mock_server import policies, ticks
 from strategies.base import Job, Strategy, Tier
 
@@ -52,6 +55,7 @@ class RunResult:
     wall_s: float
     foreign_arrivals: int = 0  # server arrivals that were not this run's requests
     outside_resets: int = 0  # resets of the server by someone else during the run
+    harness: HarnessLag | None = None  # the harness's own lag (bench.harness_lag)
 
     @property
     def disturbed(self) -> str | None:
@@ -93,9 +97,13 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     # Nobody else reaches an in-process app; over a socket, ids nobody can guess tell our requests apart.
     tag = "" if server.name == "asgi" else "." + secrets.token_hex(4)
     loop = asyncio.get_running_loop()
-    releases = scenario.workload.release_times()
-    pending: list[tuple[str, Attempt]] = []
+    workload = scenario.workload
+    # Attempts only (the request id is job.attempt): a big run holds one small record per attempt.
+    pending: list[Attempt] = []
     tries: Counter[int] = Counter()
+    # The harness's own lateness, per job and per attempt (seconds, packed: 8 bytes a sample).
+    release_lags, send_lags = array("d"), array("d")
+    left: dict[str, float] = {}  # request id -> when httpx handed it to its transport
 
     try:
         strategy: Strategy | None = strategy_cls(scenario.declared)
@@ -103,28 +111,47 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     except Exception as e:  # configuring from the declared quota failed: a finding, not a harness crash
         strategy, error = None, _describe(e)
     limits = strategy.client_limits if strategy else None
+    # The harness's own bound on the requests it has in flight: no more than its client has connections
+    # (real mode). A job past it waits here as a bare task, not as a half-built request queued inside the
+    # client: 10⁴+ jobs at once cost flat memory. The same wait as the pool's, so timed like it (service time).
+    bound = None if server.name == "asgi" else (limits or DEFAULT_LIMITS).max_connections
+    slots: contextlib.AbstractAsyncContextManager[object] = (
+        contextlib.nullcontext() if bound is None else asyncio.Semaphore(bound))
 
     now_ns = clock.loop_ns(loop)
     async with server.client(limits) as client:
+
+        async def handed_to_transport(request: httpx.Request) -> None:
+            # httpx calls request hooks right before its transport: the moment the request leaves the client.
+            rid = request.headers.get("x-request-id")
+            if rid is not None:
+                left[rid] = loop.time()
+
+        client.event_hooks["request"].append(handed_to_transport)
         # Run start on the server's clock, in its integer ticks; t0 is the same instant in loop seconds.
         t0_ns = now_ns()
         t0 = ticks.to_seconds(t0_ns)
 
         async def jobs() -> AsyncIterator[Job]:
-            for i, rel in enumerate(releases):
-                delay = t0 + rel - loop.time()
+            # Release times generated one at a time: a 10⁷-job workload allocates nothing up front.
+            for i, rel in enumerate(workload.iter_release_times()):
+                asked = loop.time()
+                delay = t0 + rel - asked
                 if delay > 0:
                     await asyncio.sleep(delay)
+                release_lags.append(release_lag(t0 + rel, asked, loop.time()))
                 yield Job(i, rel)
 
         async def send(job: Job) -> httpx.Response:
             tries[job.id] += 1
             n = tries[job.id]
             rid = f"{job.id}.{n}{tag}"
-            sent = loop.time() - t0
+            sent = ready = loop.time() - t0
             status = TRANSPORT_ERROR
             try:
-                response = await client.get(API_PATH, headers={"x-request-id": rid})
+                async with slots:
+                    ready = loop.time() - t0  # a connection is free: from here on, any delay is the client's
+                    response = await client.get(API_PATH, headers={"x-request-id": rid})
                 status = response.status_code
                 return response
             except asyncio.CancelledError:
@@ -132,7 +159,10 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 raise
             finally:
                 # Recorded even when cancelled or failed: the attempt happened and may have reached the server.
-                pending.append((rid, Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status)))
+                pending.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
+                handed = left.pop(rid, None)
+                if handed is not None:
+                    send_lags.append(send_lag(ready, handed - t0))
 
         cpu0, wall0 = time.process_time(), _wall()
         status = "failed" if strategy is None else "ok"
@@ -148,15 +178,17 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     log = await server.arrivals()
     arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
     by_id = {a.request_id: a.t_ns for a in arrivals}
-    own = {rid for rid, _ in pending}
+    own = {f"{a.job}.{a.attempt}{tag}" for a in pending}
     foreign = sum(1 for a in arrivals if a.request_id not in own)
+    del own
     outside = log.generation - generation if log.generation is not None and generation is not None else 0
 
-    def joined(rid: str, a: Attempt) -> Attempt:
-        ns = by_id.get(rid)
+    def joined(a: Attempt) -> Attempt:
+        ns = by_id.get(f"{a.job}.{a.attempt}{tag}")
         return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
 
-    attempts = tuple(sorted((joined(rid, a) for rid, a in pending), key=lambda a: (a.sent_s, a.job, a.attempt)))
+    attempts = tuple(sorted((joined(a) for a in pending), key=lambda a: (a.sent_s, a.job, a.attempt)))
+    pending.clear()  # the sorted tuple replaces it: a big run does not hold both
     if not log.complete:
         note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
         error = f"{error}; {note}" if error else note
@@ -167,7 +199,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     enforced = tuple(Tier(q.limit, q.window_s) for q in scenario.server.quota)
     oracle = oracle_makespan(scenario, t0_ns)
     m = metrics.compute(
-        attempts, arrivals if log.complete and not outside else None, enforced, requests=len(releases),
+        attempts, arrivals if log.complete and not outside else None, enforced, requests=workload.jobs,
         # In-process, the server's CPU is the client's: a per-request CPU figure would be meaningless.
         cpu_s=cpu_s if server.name != "asgi" else None,
         # Client and server read one clock (system monotonic, or the virtual loop): t0 is the server's too.
@@ -176,7 +208,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     )
     if (withheld := metrics.efficiency_note(m, oracle)) is not None:
         error = f"{error}; {withheld}" if error else withheld
-    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside)
+    lag = HarnessLag.of(release_lags, send_lags, transits((a.sent_s, a.arrival_s) for a in attempts),
+                        transit_judged=limits is None and server.name != "asgi")
+    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag)
 
 
 def _describe(e: BaseException) -> str:

@@ -24,9 +24,10 @@ limits::
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,18 @@ class Workload:
         >>> Workload(3, "rate", 2.0).release_times()
         [0.0, 0.5, 1.0]
         """
+        return list(self.iter_release_times())
+
+    def iter_release_times(self) -> Iterator[float]:
+        """:meth:`release_times` one at a time, computed as they are needed.
+
+        >>> list(Workload(3, "rate", 2.0).iter_release_times())
+        [0.0, 0.5, 1.0]
+        """
         if self.release == "batch" or not self.rate:
-            return [0.0] * self.jobs
-        return [i / self.rate for i in range(self.jobs)]
+            return itertools.repeat(0.0, self.jobs)
+        rate = self.rate
+        return (i / rate for i in range(self.jobs))
 
 
 @dataclass(frozen=True)

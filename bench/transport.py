@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import datetime
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
+from httpx._client import USE_CLIENT_DEFAULT, UseClientDefault
+from httpx._types import AuthTypes, CookieTypes, HeaderTypes, QueryParamTypes, RequestExtensions, TimeoutTypes
+from httpx_aiohttp import AiohttpTransport
 from starlette.types import ASGIApp
 
 from bench.clock import loop_ns
@@ -26,10 +30,16 @@ from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
 from mock_server.process import ServerError, ServerProcess
 
-__all__ = ["DEFAULT_LIMITS", "AsgiServer", "RealServer", "Server", "ServerError", "ServerLog"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TRANSPORT", "TRANSPORTS", "AsgiServer", "RealServer", "Server", "ServerError",
+           "ServerLog"]
 
-#: Generous enough that the harness's pool never throttles a strategy that did not ask for it.
+#: Generous enough that the harness's pool never throttles a strategy that did not ask for it, and a bound on
+#: the connections (so the requests in flight) the harness itself opens: jobs past it queue in the client.
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+#: httpx's own pool scans every connection and queued request on each event (httpcore's
+#: ``_assign_requests_to_connections``): quadratic once requests queue. Bounded to 100 connections ("httpx") or at
+#: 1 000 ("httpx-wide"), it collapses past a few hundred requests/s on a 2-core machine (docs/transports.md).
+HTTPX_BOUNDED_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 #: Per-request timeouts; the pool wait is unbounded because the run's own timeout bounds it.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, pool=None)
 
@@ -124,11 +134,97 @@ class AsgiServer:
             return await _arrivals(c)
 
 
+def _aiohttp_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
+    # httpx's API over aiohttp's connector (limit = max_connections; its waiters queue in O(1)).
+    transport = AiohttpTransport(limits=limits or DEFAULT_LIMITS)
+    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=DEFAULT_TIMEOUT)
+
+
+class LeanClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` whose plain ``get(url, headers=...)`` — the one call the harness makes — goes
+    straight from a built ``httpx.Request`` to the transport: request hooks run, the body is read, the response
+    is the same ``httpx.Response``; skipped are what the harness never uses (client default headers, cookies,
+    auth, redirects, response hooks). About a third less client CPU per request (docs/transports.md). Any
+    other call, or ``get`` with any other argument, is the full httpx client.
+
+    >>> LeanClient(base_url="http://127.0.0.1:1").base_url.join("/v1/items")
+    URL('http://127.0.0.1:1/v1/items')
+    """
+
+    async def get(
+        self,
+        url: httpx.URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,  # noqa: ASYNC109 - httpx's own signature
+        extensions: RequestExtensions | None = None,
+    ) -> httpx.Response:
+        if (params is not None or cookies is not None or extensions is not None
+                or not isinstance(auth, UseClientDefault) or not isinstance(follow_redirects, UseClientDefault)
+                or not isinstance(timeout, UseClientDefault)):
+            return await super().get(url, params=params, headers=headers, cookies=cookies, auth=auth,
+                                     follow_redirects=follow_redirects, timeout=timeout, extensions=extensions)
+        request = httpx.Request("GET", self.base_url.join(url), headers=headers,
+                                extensions={"timeout": self.timeout.as_dict()})
+        for hook in self.event_hooks["request"]:
+            await hook(request)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        response.elapsed = datetime.timedelta(seconds=loop.time() - start)  # as httpx's client sets it
+        return response
+
+
+def _aiohttp_lean_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
+    transport = AiohttpTransport(limits=limits or DEFAULT_LIMITS)
+    return LeanClient(base_url=base_url, transport=transport, timeout=DEFAULT_TIMEOUT)
+
+
+def _httpx_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, limits=limits or HTTPX_BOUNDED_LIMITS, timeout=DEFAULT_TIMEOUT)
+
+
+def _httpx_wide_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, limits=limits or DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT)
+
+
+#: The harness's own client for real runs, by ``--transport`` name. Every one is an ``httpx.AsyncClient``
+#: (the API strategies see); a strategy's own ``client_limits`` replace the default limits in each.
+TRANSPORTS: dict[str, Callable[[str, httpx.Limits | None], httpx.AsyncClient]] = {
+    "aiohttp": _aiohttp_client,  # httpx-aiohttp's AiohttpTransport, up to 1 000 connections
+    "aiohttp-lean": _aiohttp_lean_client,  # the same under a LeanClient: the harness's get() skips httpx's extras
+    "httpx": _httpx_client,  # httpx's own pool (httpcore), bounded to 100 connections
+    "httpx-wide": _httpx_wide_client,  # httpx's own pool at 1 000 connections: the former default, with the cliff
+}
+#: Chosen by measurement (docs/transports.md, ``make bench-transports``).
+DEFAULT_TRANSPORT = "aiohttp-lean"
+
+
 class RealServer(ServerProcess):
     """The mock server in a child process on 127.0.0.1 (:class:`mock_server.process.ServerProcess`),
-    spoken to over real sockets; admin requests carry the child's own token."""
+    spoken to over real sockets through the harness client named by ``transport`` (:data:`TRANSPORTS`); admin
+    requests carry the child's own token.
+
+    >>> RealServer(transport="httpx").transport
+    'httpx'
+    """
 
     name = "http"
+
+    def __init__(self, *args: Any, transport: str = DEFAULT_TRANSPORT, **kwargs: Any) -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport {transport!r}: not one of {', '.join(TRANSPORTS)}")
+        super().__init__(*args, **kwargs)
+        self.transport = transport
 
     def __enter__(self) -> RealServer:
         super().__enter__()
@@ -136,8 +232,7 @@ class RealServer(ServerProcess):
 
     @contextlib.asynccontextmanager
     async def client(self, limits: httpx.Limits | None = None) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(base_url=self.base_url, limits=limits or DEFAULT_LIMITS,
-                                     timeout=DEFAULT_TIMEOUT) as c:
+        async with TRANSPORTS[self.transport](self.base_url, limits) as c:
             yield c
 
     async def reset(self, config: ServerConfig) -> int | None:

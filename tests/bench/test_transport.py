@@ -10,11 +10,12 @@ import os
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench import report, results, scenarios
 from bench.runner import run_one
-from bench.transport import RealServer, ServerError
+from bench.transport import TRANSPORTS, RealServer, ServerError
 from strategies.base import Jobs, Send, Strategy
 from strategies.registry import resolve
 
@@ -135,3 +136,57 @@ def test_exported_admin_token_does_not_break_a_real_run(monkeypatch: pytest.Monk
     with RealServer() as server:
         r = asyncio.run(run_one(resolve("unlimited"), QUIET, server))
     assert r.status == "ok" and r.metrics.succeeded == 10 and r.disturbed is None
+
+
+def test_cli_real_run_records_transport_calibration_and_harness_lag(tmp_path: Path) -> None:
+    from bench import results
+    from bench.cli import main
+
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text('[server]\nlatency_ms = 1\n[[server.quota]]\nlimit = 3\nwindow_s = 1.0\n'
+                        '[workload]\njobs = 6\n[client]\nconcurrency = 2\ntimeout_s = 30\n')
+    out = tmp_path / "out"
+    assert main(["run", "--scenario", str(scenario), "--strategies", "unlimited", "--transport", "httpx",
+                 "--out", str(out)]) == 0
+    (run_dir,) = list(out.iterdir())
+    doc = results.load(run_dir)
+    assert doc["meta"]["transport"] == "http+httpx"
+    cal = doc["meta"]["calibration"]
+    assert cal["requests"] > 0 and cal["ceiling_rps"] > 0 and cal["requested_rps"] == 3.0
+    (run,) = doc["runs"]
+    assert run["harness"]["release_lag"]["count"] == 6 and run["harness"]["send_lag"]["count"] == 6
+    assert run["harness"]["transit_judged"] is True  # unlimited sets no client_limits
+
+
+def test_unknown_transport_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--transport", "carrier-pigeon"])
+    assert e.value.code == 2 and "carrier-pigeon" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="carrier-pigeon"):
+        RealServer(transport="carrier-pigeon")
+
+
+def test_lean_client_gives_the_same_response_as_httpx() -> None:
+    # The harness's get() through LeanClient and through the plain httpx client: same status, headers the
+    # strategies read, body, request, and the request hooks still run.
+    async def both(server: RealServer) -> list[tuple[int, str | None, bytes, str, float, int]]:
+        out = []
+        for name in ("aiohttp-lean", "aiohttp"):
+            hooked: list[str] = []
+
+            async def hook(request: httpx.Request, hooked: list[str] = hooked) -> None:
+                hooked.append(request.headers["x-request-id"])
+
+            async with TRANSPORTS[name](server.base_url, None) as c:
+                c.event_hooks["request"].append(hook)
+                r = await c.get("/v1/items", headers={"x-request-id": "7.1"})
+                out.append((r.status_code, r.headers.get("content-type"), r.content, str(r.request.url),
+                            r.elapsed.total_seconds(), len(hooked)))
+        return out
+
+    with RealServer() as server:
+        lean, full = asyncio.run(both(server))
+    assert lean[:4] == full[:4] and lean[0] == 200
+    assert lean[4] >= 0 and lean[5] == full[5] == 1

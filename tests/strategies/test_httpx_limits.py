@@ -9,7 +9,7 @@ import pytest
 
 from bench import scenarios
 from bench.runner import run_one
-from bench.transport import RealServer
+from bench.transport import TRANSPORTS, RealServer
 from strategies.base import Quota, Tier
 from strategies.httpx_limits import HttpxLimits
 from strategies.registry import resolve
@@ -39,14 +39,15 @@ def test_in_process_the_limits_do_not_apply() -> None:
 
 
 @pytest.mark.realserver
-def test_against_a_real_server_the_pool_caps_concurrency() -> None:
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_against_a_real_server_the_pool_caps_concurrency(transport: str) -> None:
     # Counts only (real time): 100 ms service, 10 jobs at once, 2 connections → 2 in flight at the
     # server, never more; unlimited (the harness's 1000-connection pool) gets all 10 in at once.
     sc = scenarios.from_dict(
         {"server": {"latency_ms": 100}, "workload": {"jobs": 10}, "client": {"concurrency": 2, "timeout_s": 30}},
         "pool",
     )
-    with RealServer() as server:
+    with RealServer(transport=transport) as server:
         limited = asyncio.run(run_one(HttpxLimits, sc, server))
         unlimited = asyncio.run(run_one(Unlimited, sc, server))
     assert limited.status == unlimited.status == "ok"
