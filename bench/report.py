@@ -8,9 +8,11 @@ fewest 429s first. With several repeats the table shows the median of each metri
 
 from __future__ import annotations
 
+import base64
 import html
 import statistics
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 Row = dict[str, Any]
@@ -150,8 +152,22 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
-    """The same content as :func:`render_markdown`, as one self-contained HTML page (charts linked)."""
+def image_src(chart: str, base: Path | None) -> str:
+    """What an ``<img src>`` holds for ``chart`` (a path relative to the run directory): with ``base``
+    (the run directory), the PNG itself as a ``data:`` URI, so the page needs no other file and no
+    network; without it, the relative path.
+
+    >>> image_src("charts/x.png", None)
+    'charts/x.png'
+    """
+    if base is None:
+        return chart
+    return "data:image/png;base64," + base64.b64encode((base / chart).read_bytes()).decode("ascii")
+
+
+def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | None = None) -> str:
+    """The same content as :func:`render_markdown`, as one HTML page; with ``base`` (the run directory)
+    the charts are embedded (:func:`image_src`), so the page is self-contained."""
     meta = doc["meta"]
     sc = meta["scenario"]
     rows = summarise(doc["runs"])
@@ -167,7 +183,8 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "</li>"
         for r in doc["runs"] if r.get("error")
     )
-    images = "".join(f'<p><img src="{esc(c)}" alt="{esc(c)}" style="max-width:100%"></p>' for c in charts)
+    images = "".join(f'<p><img src="{esc(image_src(c, base))}" alt="{esc(c)}" style="max-width:100%"></p>'
+                     for c in charts)
     incomplete = "" if doc.get("complete") else " — <b>INCOMPLETE run</b>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ratebench: {esc(sc.get('name', '?'))}</title>
