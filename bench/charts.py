@@ -11,14 +11,15 @@ when there were more.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import csv
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import report, results
+from bench import report
 from bench.records import Attempt
 
-__all__ = ["BURST", "LATENCY", "job_latencies_ms", "title_quota", "write_all"]
+__all__ = ["BURST", "LATENCY", "arrival_times", "attempts", "job_latencies_ms", "title_quota", "write_all"]
 
 BURST = "charts/burst.png"
 LATENCY = "charts/latency_cdf.png"
@@ -29,6 +30,40 @@ def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
     if not quota:
         return "no quota"
     return " + ".join(f"{q['limit']} per {q['window_s']:g} s ({q.get('algorithm', 'sliding-log')})" for q in quota)
+
+
+def _rows(path: Path, repeat: int, columns: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+    """(strategy, the named columns) of each row of one repeat: ``csv.reader``, not ``DictReader``,
+    which costs a dict per row and was most of the time of a 150 000-row report."""
+    with path.open(newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows, [])
+        try:
+            s, k, *idx = (header.index(c) for c in ("strategy", "repeat", *columns))
+        except ValueError:
+            raise ValueError(f"{path}: header {header!r} lacks one of {('strategy', 'repeat', *columns)}") from None
+        want = str(repeat)
+        for row in rows:
+            if row[k] == want:
+                yield row[s], [row[i] for i in idx]
+
+
+def arrival_times(path: Path, repeat: int = 0) -> dict[str, list[float]]:
+    """arrivals.csv: per strategy, the server times of one repeat's arrivals."""
+    out: dict[str, list[float]] = {}
+    for strategy, (t,) in _rows(path, repeat, ("t",)):
+        out.setdefault(strategy, []).append(float(t))
+    return out
+
+
+def attempts(path: Path, repeat: int = 0) -> dict[str, list[Attempt]]:
+    """requests.csv: per strategy, one repeat's attempts."""
+    out: dict[str, list[Attempt]] = {}
+    cols = ("job", "attempt", "intended_s", "sent_s", "arrival_s", "done_s", "status")
+    for strategy, (job, n, intended, sent, arrival, done, status) in _rows(path, repeat, cols):
+        out.setdefault(strategy, []).append(Attempt(int(job), int(n), float(intended), float(sent),
+                                                    float(arrival) if arrival else None, float(done), int(status)))
+    return out
 
 
 def job_latencies_ms(attempts: Sequence[Attempt]) -> list[float]:
@@ -61,19 +96,17 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
     scenario = f"scenario {name!r}, quota {title_quota(quota)}"
     written: list[str] = []
 
-    arrivals = results.read_arrivals(run_dir / "arrivals.csv")
-    firsts = {s: log for (s, k), log in arrivals.items() if k == 0}
+    firsts = arrival_times(run_dir / "arrivals.csv")
     tiers = [plots.Tier(int(q["limit"]), float(q["window_s"]), str(q.get("algorithm", "sliding-log")))
              for q in quota]
     if tiers and firsts:
-        series = [(s, [a.t for a in firsts[s]]) for s in order if s in firsts]
+        series = [(s, firsts[s]) for s in order if s in firsts]
         plots.burst_accuracy(run_dir / BURST, series, tiers,
                              f"Burst accuracy — {scenario}\nserver arrivals in the trailing window at each "
                              f"arrival; red = over the limit\nrank order, {which}")
         written.append(BURST)
 
-    requests = results.read_requests(run_dir / "requests.csv")
-    firsts_r = {s: atts for (s, k), atts in requests.items() if k == 0}
+    firsts_r = attempts(run_dir / "requests.csv")
     if firsts_r and jobs > 0:
         lat = [(s, job_latencies_ms(firsts_r[s]), jobs) for s in order if s in firsts_r]
         plots.latency_cdf(run_dir / LATENCY, lat,

@@ -68,13 +68,6 @@ def test_latency_cdf_from_a_fixed_run(tiny: Path, tmp_path: Path) -> None:
     assert chart.colours == {s: plots.colour(s) for s in order}
 
 
-def test_the_report_charts_follow_rank_order_and_say_the_scenario(tiny: Path) -> None:
-    written = charts.write_all(tiny, results.load(tiny))
-    assert written == [charts.BURST, charts.LATENCY]
-    for rel in written:
-        decodes(tiny / rel)
-
-
 def test_every_builtin_strategy_has_its_own_colour_and_style() -> None:
     looks = {(plots.colour(s), plots._style(s)) for s in BUILTIN}
     assert len(looks) == len(BUILTIN)
