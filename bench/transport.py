@@ -18,6 +18,7 @@ from typing import Protocol
 import httpx
 from starlette.types import ASGIApp
 
+from bench.inprocess import InProcessClient
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
@@ -102,7 +103,7 @@ class AsgiServer:
             loop = asyncio.get_running_loop()
             self._app = create_app(ServerConfig(), clock=loop.time)
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
-        async with httpx.AsyncClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
+        async with InProcessClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
             yield c
 
     async def reset(self, config: ServerConfig) -> None:
