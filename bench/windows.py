@@ -12,7 +12,7 @@ nothing here reads a clock.
 >>> trailing_counts([0.0, 0.5, 0.999, 1.2], 1.0)
 [1, 2, 3, 3]
 >>> trailing_counts([0, 1_000, 1_000, 2_000], 1_000, slack=0)  # integer ticks: exactly W old is out
-[1, 2, 2, 2]
+[1, 2, 2, 1]
 """
 
 from __future__ import annotations
