@@ -52,5 +52,10 @@ bench-overhead: $(STAMP)
 bench-report: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/test_report_speed.py -q --benchmark-only --benchmark-columns=min,median,max
 
+## The full virtual matrix (every built-in scenario × every strategy), timed per scenario (README "Speed").
+.PHONY: bench-virtual-matrix
+bench-virtual-matrix: $(STAMP)
+	$(BIN)/python benchmarks/virtual_matrix.py --budget 60
+
 clean:
 	rm -rf $(VENV) build *.egg-info
