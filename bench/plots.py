@@ -153,11 +153,13 @@ def burst_accuracy(path: Path, series: Sequence[tuple[str, Sequence[float]]], ti
         raise ValueError("burst_accuracy: needs at least one quota tier")
     rows, cols = max(1, len(series)), len(tiers)
     t_end = max((max(ts) for _, ts in series if len(ts)), default=1.0) or 1.0
-    row_in, head_in, foot_in, label_in, col_in = 0.5, 1.15, 0.55, 2.1, 7.0
-    w, h = col_in * cols + label_in, row_in * rows + head_in + foot_in
+    # Inches: band height, title and axis-label room, strategy names, one tier's plot, its peak labels.
+    row_in, head_in, foot_in, label_in, col_in, peak_in = 0.5, 1.15, 0.55, 2.1, 7.0, 1.25
+    gap = peak_in + 0.35
+    w, h = label_in + cols * col_in + (cols - 1) * gap + peak_in, row_in * rows + head_in + foot_in
     fig, axes = plt.subplots(1, cols, figsize=(w, h), squeeze=False)
-    fig.subplots_adjust(left=label_in / w, right=1 - 0.25 / w, top=1 - head_in / h, bottom=foot_in / h,
-                        wspace=0.05)
+    fig.subplots_adjust(left=label_in / w, right=1 - peak_in / w, top=1 - head_in / h, bottom=foot_in / h,
+                        wspace=gap / col_in)
     drawn: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     for c, tier in enumerate(tiers):
         ax = axes[0, c]
@@ -182,8 +184,10 @@ def burst_accuracy(path: Path, series: Sequence[tuple[str, Sequence[float]]], ti
                                 color="#d62728", alpha=0.35, lw=0)
                 ax.vlines([x for x, _ in over], limit, [v for _, v in over], color="#d62728", lw=1.0)
             peak = max(ys)
-            ax.text(t_end * 1.015, base + 0.93 * band, f"peak {peak} = {peak / tier.limit:.2f} × L", ha="right",
-                    va="top", fontsize=7, color="#b00000" if peak > tier.limit else "#333333")
+            # Right of the band, outside the plot: a clipped line never runs over it.
+            ax.text(1.01, base + 0.5 * band, f"peak {peak}\n= {peak / tier.limit:.2f} × L", ha="left", va="center",
+                    fontsize=7, transform=ax.get_yaxis_transform(),
+                    color="#b00000" if peak > tier.limit else "#333333")
         bases = [(rows - 1 - r) * band for r in range(rows)]
         ax.hlines([b + tier.limit for b in bases], -0.02 * t_end, 1.02 * t_end, color="black", ls="--", lw=0.8)
         ax.hlines(bases[:-1], -0.02 * t_end, 1.02 * t_end, color="#999999", lw=0.6)  # band separators

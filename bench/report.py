@@ -123,6 +123,16 @@ def text_table(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
+#: What each chart (bench.charts) shows, under it in the report.
+CAPTIONS = {
+    "charts/burst.png": "Burst accuracy: for each strategy (rank order), the server arrivals in the trailing window "
+                        "W at every arrival, against each quota tier's limit L (dashed). Red = more than L in some "
+                        "window of W: over the limit in sliding-window terms.",
+    "charts/latency_cdf.png": "Latency from intended send time: the share of the workload's jobs done (final "
+                              "attempt 2xx) within x ms; a curve that ends below 1 did not finish every job.",
+}
+
+
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
@@ -148,7 +158,9 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         parts += ["", "## Runs that did not finish", ""]
         parts += [f"- `{s}` repeat {k}: **{st}** — {e}" for s, k, st, e in errors]
     if charts:
-        parts += ["", "## Charts", ""] + [f"![{c}]({c})" for c in charts]
+        parts += ["", "## Charts", ""]
+        for c in charts:
+            parts += [f"![{c}]({c})", "", CAPTIONS.get(c, ""), ""]
     return "\n".join(parts) + "\n"
 
 
@@ -183,8 +195,8 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | No
         "</li>"
         for r in doc["runs"] if r.get("error")
     )
-    images = "".join(f'<p><img src="{esc(image_src(c, base))}" alt="{esc(c)}" style="max-width:100%"></p>'
-                     for c in charts)
+    images = "".join(f'<figure><img src="{esc(image_src(c, base))}" alt="{esc(c)}" style="max-width:100%">'
+                     f"<figcaption>{esc(CAPTIONS.get(c, ''))}</figcaption></figure>" for c in charts)
     incomplete = "" if doc.get("complete") else " — <b>INCOMPLETE run</b>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ratebench: {esc(sc.get('name', '?'))}</title>
