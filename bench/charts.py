@@ -99,16 +99,17 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
     firsts = arrival_times(run_dir / "arrivals.csv")
     tiers = [plots.Tier(int(q["limit"]), float(q["window_s"]), str(q.get("algorithm", "sliding-log")))
              for q in quota]
-    if tiers and firsts:
-        series = [(s, firsts[s]) for s in order if s in firsts]
+    if tiers and order:
+        # Every ranked strategy gets its band, also one that never reached the server ("no arrivals").
+        series = [(s, firsts.get(s, [])) for s in order]
         plots.burst_accuracy(run_dir / BURST, series, tiers,
                              f"Burst accuracy — {scenario}\nserver arrivals in the trailing window at each "
                              f"arrival; red = over the limit\nrank order, {which}")
         written.append(BURST)
 
     firsts_r = attempts(run_dir / "requests.csv")
-    if firsts_r and jobs > 0:
-        lat = [(s, job_latencies_ms(firsts_r[s]), jobs) for s in order if s in firsts_r]
+    if order and jobs > 0:
+        lat = [(s, job_latencies_ms(firsts_r.get(s, [])), jobs) for s in order]
         plots.latency_cdf(run_dir / LATENCY, lat,
                           f"Latency from intended send time — {scenario}, {jobs} jobs\n"
                           f"share of jobs done (final attempt 2xx) within x; legend in rank order, {which}")

@@ -50,6 +50,11 @@ def colour(strategy: str) -> str:
     return _PALETTE[i % len(_PALETTE)]
 
 
+def _plain(text: str) -> str:
+    """``text`` shown as written: a ``$`` would otherwise start matplotlib's math mode (and can fail to parse)."""
+    return text.replace("$", r"\$")
+
+
 def _style(strategy: str) -> str:
     # Ten colours per line style, so two strategies never share both in a 24-line chart.
     i = _BUILTIN_ORDER.get(strategy, zlib.crc32(strategy.encode()) % 40)
@@ -196,7 +201,7 @@ def burst_accuracy(path: Path, series: Sequence[tuple[str, Sequence[float]]], ti
         ax.yaxis.set_major_locator(FixedLocator([b + tier.limit for b in bases]))
         ax.yaxis.set_minor_locator(NullLocator())
         if c == 0:
-            ax.set_yticklabels([f"{name}   L" for name, *_ in data], fontsize=8)
+            ax.set_yticklabels([f"{_plain(name)}   L" for name, *_ in data], fontsize=8)
             for label, (name, *_) in zip(ax.get_yticklabels(), data, strict=True):
                 label.set_color(colour(name))
         else:
@@ -206,7 +211,7 @@ def burst_accuracy(path: Path, series: Sequence[tuple[str, Sequence[float]]], ti
                      f"0 to {cap:g}{clipped}", fontsize=8)
         ax.set_xlabel("server time since run start (s)", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle(title, fontsize=10, y=1 - 0.08 / h, va="top")
+    fig.suptitle(_plain(title), fontsize=10, y=1 - 0.08 / h, va="top")
     return _save(fig, path, drawn)
 
 
@@ -247,7 +252,7 @@ def latency_cdf(path: Path, series: Sequence[tuple[str, Sequence[float], int]], 
         done = ys[-1] if ys else 0.0
         # Start each curve at 0 jobs so that its first step is visible.
         ax.plot((xs[0], *xs) if xs else (), (0.0, *ys) if xs else (), drawstyle="steps-post", color=colour(name),
-                ls=_style(name), lw=1.3, label=f"{name} ({done:.0%} done)", gid=name)
+                ls=_style(name), lw=1.3, label=f"{_plain(name)} ({done:.0%} done)", gid=name)
     if log:
         ax.set_xscale("log")
         ax.xaxis.set_minor_locator(NullLocator())  # minor ticks: many Tick objects, each costly to draw
@@ -257,5 +262,5 @@ def latency_cdf(path: Path, series: Sequence[tuple[str, Sequence[float], int]], 
     ax.grid(True, which="major", lw=0.4, alpha=0.5)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.tick_params(labelsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(_plain(title), fontsize=10)
     return _save(fig, path, drawn)

@@ -97,3 +97,13 @@ def test_drawing_is_bounded_whatever_the_number_of_arrivals(tmp_path: Path, n: i
     for name, times in series:
         xs, ys = chart.series[f"{name} @ 5000 per 3600 s (sliding-log)"]
         assert len(xs) <= plots.MAX_POINTS and max(ys) == peak_window_count(times, window)
+
+
+def test_a_strategy_with_no_arrivals_and_odd_characters_still_renders(tmp_path: Path) -> None:
+    series = [("ok", [0.0, 0.5]), ("$never$ sent", [])]
+    burst = plots.burst_accuracy(tmp_path / "b.png", series, [plots.Tier(2, 1.0)], "price in $ and 50%")
+    decodes(burst.path)
+    assert burst.series["$never$ sent @ 2 per 1 s (sliding-log)"] == ((), ())
+    cdf = plots.latency_cdf(tmp_path / "c.png", [("ok", [5.0, 0.0], 2), ("$never$ sent", [], 2)], "$x")
+    decodes(cdf.path)
+    assert cdf.series["$never$ sent"] == ((), ()) and cdf.series["ok"] == ((0.0, 5.0), (0.5, 1.0))
