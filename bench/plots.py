@@ -31,13 +31,16 @@ __all__ = ["MAX_POINTS", "Chart", "Tier", "burst_accuracy", "cdf_points", "colou
 #: Upper bound on the points of any one line: about one per pixel column of a panel.
 MAX_POINTS = 800
 
-# tab10's ten colours, then the darker and lighter halves of tab20b, then Dark2: 24+ colours that stay
-# apart on white. The built-in strategies take them in registry order; a user's strategy by its name's hash.
+# 26 colours that stay apart on white, none of them red: red is kept for "over the limit" (:data:`OVER`).
+# tab10 without its red, tab20b's darker half without its red, Dark2, two greys. The built-in strategies take
+# them in registry order; a user's strategy by its name's hash.
 _PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252", "#bd9e39", "#ad494a", "#a55194",
-    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#393b79", "#637939", "#8c6d31", "#7b4173", "#5254a3", "#8ca252", "#bd9e39", "#a55194",
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#444444", "#000000",
 )
+#: The colour of "over the limit" in every chart, and of no strategy.
+OVER = "#d62728"
 _STYLES = ("-", "--", "-.", ":")
 _BUILTIN_ORDER = {name: i for i, name in enumerate(BUILTIN)}
 
@@ -185,14 +188,18 @@ def burst_accuracy(path: Path, series: Sequence[tuple[str, Sequence[float]]], ti
             over = [(x, v) for x, y, v in zip(xs, ys, shown, strict=True) if y > tier.limit]
             if over:
                 limit = base + tier.limit
-                ax.fill_between(xs, limit, shown, where=[y > tier.limit for y in ys], step="post",
-                                color="#d62728", alpha=0.35, lw=0)
-                ax.vlines([x for x, _ in over], limit, [v for _, v in over], color="#d62728", lw=1.0)
+                # The step line as explicit corners (each value held until the next arrival), so that the
+                # fill covers exactly the stretches over the limit; fill_between's own step mode drops a
+                # stretch whose next point is back under it.
+                sx = [xs[0], *(c for x in xs[1:] for c in (x, x)), xs[-1]]
+                sy = [c for v in shown for c in (v, v)]
+                ax.fill_between(sx, limit, sy, where=[v > limit for v in sy], color=OVER, alpha=0.35, lw=0)
+                ax.vlines([x for x, _ in over], limit, [v for _, v in over], color=OVER, lw=1.0)
             peak = max(ys)
             # Right of the band, outside the plot: a clipped line never runs over it.
             ax.text(1.01, base + 0.5 * band, f"peak {peak}\n= {peak / tier.limit:.2f} × L", ha="left", va="center",
                     fontsize=7, transform=ax.get_yaxis_transform(),
-                    color="#b00000" if peak > tier.limit else "#333333")
+                    color=OVER if peak > tier.limit else "#333333")
         bases = [(rows - 1 - r) * band for r in range(rows)]
         ax.hlines([b + tier.limit for b in bases], -0.02 * t_end, 1.02 * t_end, color="black", ls="--", lw=0.8)
         ax.hlines(bases[:-1], -0.02 * t_end, 1.02 * t_end, color="#999999", lw=0.6)  # band separators

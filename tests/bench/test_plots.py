@@ -72,6 +72,7 @@ def test_every_builtin_strategy_has_its_own_colour_and_style() -> None:
     looks = {(plots.colour(s), plots._style(s)) for s in BUILTIN}
     assert len(looks) == len(BUILTIN)
     assert len({plots.colour(s) for s in BUILTIN}) == len(BUILTIN)
+    assert plots.OVER not in {plots.colour(s) for s in BUILTIN}  # red means "over the limit" only
     assert plots.colour("my.module:Mine") == plots.colour("my.module:Mine")  # a user's: stable by name
 
 
