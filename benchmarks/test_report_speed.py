@@ -60,4 +60,5 @@ def test_report_command(benchmark: Any, run_dirs: dict[str, Path], rid: str) -> 
 
     benchmark.extra_info.update(run=rid, what="python -m bench report, fresh interpreter")
     benchmark.pedantic(command, rounds=3, warmup_rounds=0)
+    # The largest peak RSS of any child so far: the runs go in increasing size, so it is this run's.
     benchmark.extra_info["max_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
