@@ -26,7 +26,8 @@ from strategies.registry import BUILTIN
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["MAX_POINTS", "Chart", "Tier", "burst_accuracy", "cdf_points", "colour", "latency_cdf"]
+__all__ = ["MAX_POINTS", "OVER", "Chart", "Tier", "burst_accuracy", "burst_series", "cdf_points", "colour",
+           "latency_cdf", "step_corners"]
 
 #: Upper bound on the points of any one line: about one per pixel column of a panel.
 MAX_POINTS = 800
@@ -138,6 +139,18 @@ def burst_series(times: Sequence[float], tier: Tier, t_end: float,
     return tuple(xs), tuple(ys)
 
 
+def step_corners(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The corners of a ``steps-post`` line (each ``y`` held until the next ``x``) as a plain polyline, so
+    that a fill ``where`` the value is over a limit covers exactly the stretches that are.
+
+    >>> step_corners([0.0, 1.0, 3.0], [5, 2, 4])
+    ([0.0, 1.0, 1.0, 3.0, 3.0, 3.0], [5, 5, 2, 2, 4, 4])
+    """
+    if not xs:
+        return [], []
+    return [xs[0], *(c for x in xs[1:] for c in (x, x)), xs[-1]], [c for y in ys for c in (y, y)]
+
+
 #: The burst panels' y-axis ends at this multiple of ``L`` (taller peaks are clipped, their value printed):
 #: a 10×L burst would otherwise flatten every compliant panel onto the axis.
 Y_CAP = 2.5
@@ -188,11 +201,8 @@ def burst_accuracy(path: Path, series: Sequence[tuple[str, Sequence[float]]], ti
             over = [(x, v) for x, y, v in zip(xs, ys, shown, strict=True) if y > tier.limit]
             if over:
                 limit = base + tier.limit
-                # The step line as explicit corners (each value held until the next arrival), so that the
-                # fill covers exactly the stretches over the limit; fill_between's own step mode drops a
-                # stretch whose next point is back under it.
-                sx = [xs[0], *(c for x in xs[1:] for c in (x, x)), xs[-1]]
-                sy = [c for v in shown for c in (v, v)]
+                # fill_between's own step mode drops a stretch whose next point is back under the limit.
+                sx, sy = step_corners(xs, shown)
                 ax.fill_between(sx, limit, sy, where=[v > limit for v in sy], color=OVER, alpha=0.35, lw=0)
                 ax.vlines([x for x, _ in over], limit, [v for _, v in over], color=OVER, lw=1.0)
             peak = max(ys)

@@ -108,3 +108,11 @@ def test_a_strategy_with_no_arrivals_and_odd_characters_still_renders(tmp_path: 
     cdf = plots.latency_cdf(tmp_path / "c.png", [("ok", [5.0, 0.0], 2), ("$never$ sent", [], 2)], "$x")
     decodes(cdf.path)
     assert cdf.series["$never$ sent"] == ((), ()) and cdf.series["ok"] == ((0.0, 5.0), (0.5, 1.0))
+
+
+def test_the_over_limit_fill_covers_a_stretch_whose_next_point_is_back_under() -> None:
+    # Over the limit 3 from 1.0 to 1.33 only: the fill's polyline holds 4 there until the next arrival.
+    sx, sy = plots.step_corners([0.0, 1.0, 1.33], [3, 4, 3])
+    over = [(x0, x1) for x0, x1, y0, y1 in zip(sx, sx[1:], sy, sy[1:], strict=False) if y0 > 3 and y1 > 3]
+    assert over == [(1.0, 1.33)]
+    assert plots.step_corners([], []) == ([], [])
