@@ -139,6 +139,20 @@ def burst_series(times: Sequence[float], tier: Tier, t_end: float,
     return tuple(xs), tuple(ys)
 
 
+def _versus(peak: int, limit: int) -> str:
+    """The peak against ``L``, never rounded onto it: a peak of 5 001 against 5 000 is ``L + 1``, not ``1.00 × L``.
+
+    >>> _versus(39, 20), _versus(5001, 5000), _versus(20, 20), _versus(12, 20)
+    ('= 1.95 × L', '= L + 1', '= L', '= 0.60 × L')
+    """
+    if peak == limit:
+        return "= L"
+    ratio = f"{peak / limit:.2f}"
+    if peak > limit and ratio == "1.00":
+        return f"= L + {peak - limit}"
+    return f"= {ratio} × L"
+
+
 def step_corners(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
     """The corners of a ``steps-post`` line (each ``y`` held until the next ``x``) as a plain polyline, so
     that a fill ``where`` the value is over a limit covers exactly the stretches that are.
@@ -207,7 +221,7 @@ def burst_accuracy(path: Path, series: Sequence[tuple[str, Sequence[float]]], ti
                 ax.vlines([x for x, _ in over], limit, [v for _, v in over], color=OVER, lw=1.0)
             peak = max(ys)
             # Right of the band, outside the plot: a clipped line never runs over it.
-            ax.text(1.01, base + 0.5 * band, f"peak {peak}\n= {peak / tier.limit:.2f} × L", ha="left", va="center",
+            ax.text(1.01, base + 0.5 * band, f"peak {peak}\n{_versus(peak, tier.limit)}", ha="left", va="center",
                     fontsize=7, transform=ax.get_yaxis_transform(),
                     color=OVER if peak > tier.limit else "#333333")
         bases = [(rows - 1 - r) * band for r in range(rows)]
