@@ -142,14 +142,14 @@ def burst_series(times: Sequence[float], tier: Tier, t_end: float,
 def _versus(peak: int, limit: int) -> str:
     """The peak against ``L``, never rounded onto it: a peak of 5 001 against 5 000 is ``L + 1``, not ``1.00 × L``.
 
-    >>> _versus(39, 20), _versus(5001, 5000), _versus(20, 20), _versus(12, 20)
-    ('= 1.95 × L', '= L + 1', '= L', '= 0.60 × L')
+    >>> _versus(39, 20), _versus(5001, 5000), _versus(4999, 5000), _versus(20, 20), _versus(12, 20)
+    ('= 1.95 × L', '= L + 1', '= L − 1', '= L', '= 0.60 × L')
     """
     if peak == limit:
         return "= L"
     ratio = f"{peak / limit:.2f}"
-    if peak > limit and ratio == "1.00":
-        return f"= L + {peak - limit}"
+    if ratio == "1.00":
+        return f"= L {'+' if peak > limit else '−'} {abs(peak - limit)}"
     return f"= {ratio} × L"
 
 
