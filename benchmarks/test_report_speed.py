@@ -6,8 +6,8 @@ directories are synthetic (``tests/bench/runfiles.py``: even pacing at the limit
 bursting 2 L at the start), written once per session; each round rebuilds report.md, report.html and
 the charts from disk, as ``python -m bench report`` does.
 
-Two measurements per run: ``write_report`` in this process (matplotlib already imported), and the
-whole command in a fresh interpreter (start-up and imports included; its peak RSS is recorded in
+Two measurements per run: ``write_report`` in this process (after a warm-up round, so matplotlib is
+already imported), and the whole command in a fresh interpreter (start-up and imports included; its peak RSS is recorded in
 ``extra_info["max_rss_mb"]``). Not under ``tests/``: pyproject's ``--benchmark-skip`` skips it unless
 ``--benchmark-only`` is given.
 """
@@ -42,8 +42,6 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("rid", [r[0] for r in RUNS])
 def test_write_report(benchmark: Any, run_dirs: dict[str, Path], rid: str) -> None:
-    import matplotlib.pyplot  # noqa: F401  (imported once, as in a session that draws several reports)
-
     run_dir = run_dirs[rid]
     benchmark.extra_info.update(run=rid, what="write_report() in process")
     benchmark.pedantic(write_report, args=(run_dir,), rounds=3, warmup_rounds=1)
