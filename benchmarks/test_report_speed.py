@@ -7,9 +7,9 @@ bursting 2 L at the start), written once per session; each round rebuilds report
 the charts from disk, as ``python -m bench report`` does.
 
 Two measurements per run: ``write_report`` in this process (after a warm-up round, so matplotlib is
-already imported), and the whole command in a fresh interpreter (start-up and imports included; its peak RSS is recorded in
-``extra_info["max_rss_mb"]``). Not under ``tests/``: pyproject's ``--benchmark-skip`` skips it unless
-``--benchmark-only`` is given.
+already imported), and the whole command in a fresh interpreter (start-up and imports included; its peak
+RSS is recorded in ``extra_info["max_rss_mb"]``). Not under ``tests/``: pyproject's ``--benchmark-skip``
+skips it unless ``--benchmark-only`` is given.
 """
 
 from __future__ import annotations
