@@ -79,10 +79,20 @@ bench-server: $(STAMP)
 OVERHEAD_OUT := results/overhead
 bench-overhead: $(STAMP)
 	mkdir -p $(OVERHEAD_OUT)
-	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-timer=time.process_time \
+	$(BIN)/python -m pytest benchmarks/test_overhead.py -q --benchmark-only --benchmark-timer=time.process_time \
 		--benchmark-json=$(OVERHEAD_OUT)/cpu.json
-	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-json=$(OVERHEAD_OUT)/wall.json
+	$(BIN)/python -m pytest benchmarks/test_overhead.py -q --benchmark-only --benchmark-json=$(OVERHEAD_OUT)/wall.json
 	$(BIN)/python benchmarks/render.py $(OVERHEAD_OUT)/cpu.json $(OVERHEAD_OUT)/wall.json > docs/overhead.md
+
+## How long `bench report` takes: 24 strategies, and hour-long windows with 6 000 jobs (README "Speed").
+.PHONY: bench-report
+bench-report: $(STAMP)
+	$(BIN)/python -m pytest benchmarks/test_report_speed.py -q --benchmark-only --benchmark-columns=min,median,max
+
+## The full virtual matrix (every built-in scenario × every strategy), timed per scenario (README "Speed").
+.PHONY: bench-virtual-matrix
+bench-virtual-matrix: $(STAMP)
+	$(BIN)/python benchmarks/virtual_matrix.py --budget 60
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -15,12 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import calibration, report, results, scenarios
-from bench.records import Arrival
 from bench.runner import RunResult, run_one
 from bench.scenarios import Scenario, ScenarioError
 from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, AsgiServer, RealServer, Server, ServerError
 from strategies import registry
-from strategies.base import Tier
 from strategies.registry import UnknownStrategy
 
 
@@ -44,29 +42,17 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _timeline_series(run_dir: Path) -> list[tuple[str, list[Arrival]]]:
-    """Per strategy, the first repeat's server arrivals (arrivals.csv: the server's own log)."""
-    logs = results.read_arrivals(run_dir / "arrivals.csv")
-    return [(strategy, arrivals) for (strategy, repeat), arrivals in logs.items() if repeat == 0]
-
-
 def write_report(run_dir: Path) -> str:
     """(Re)build report.md, report.html and charts from what is on disk; returns the terminal table."""
-    from bench import plots
+    from bench import charts
 
     doc = results.load(run_dir)
     try:
-        quota = doc["meta"]["resolved"]["server"]["quota"]
-        tiers = [Tier(q["limit"], q["window_s"]) for q in quota]
-        series = _timeline_series(run_dir)
+        written = charts.write_all(run_dir, doc)
     except (KeyError, TypeError, ValueError, OSError) as e:
         raise ValueError(f"{run_dir}: not a complete ratebench run directory ({e!r})") from None
-    charts = []
-    if series:
-        plots.timeline(run_dir / "charts" / "timeline.png", series, tiers)
-        charts.append("charts/timeline.png")
-    (run_dir / "report.md").write_text(report.render_markdown(doc, charts))
-    (run_dir / "report.html").write_text(report.render_html(doc, charts))
+    (run_dir / "report.md").write_text(report.render_markdown(doc, written))
+    (run_dir / "report.html").write_text(report.render_html(doc, written, base=run_dir))
     rows = report.summarise(doc["runs"])
     notes = report.harness_notes(doc)
     flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
@@ -142,7 +128,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"ratebench: {e}", file=sys.stderr)
     if complete:
         writer.finish()
-    table = write_report(run_dir) if writer.runs else "(no runs finished)"
+    # ``complete`` in results.json means every measurement is on disk; the report is derived from it
+    # and can be rebuilt, but a report that could not be written is an error of this command, not hidden.
+    try:
+        table = write_report(run_dir) if writer.runs else "(no runs finished)"
+    except Exception as e:
+        print(f"ratebench: the report was not written ({e}); the measurements are in {run_dir}/results.json — "
+              f"retry with: python -m bench report {run_dir}", file=sys.stderr)
+        return 1
     print(table)
     print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"))
     return 0 if complete else 1

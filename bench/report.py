@@ -8,9 +8,11 @@ fewest 429s first. With several repeats the table shows the median of each metri
 
 from __future__ import annotations
 
+import base64
 import html
 import statistics
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 Row = dict[str, Any]
@@ -176,6 +178,16 @@ def text_table(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
+#: What each chart (bench.charts) shows, under it in the report.
+CAPTIONS = {
+    "charts/burst.png": "Burst accuracy: for each strategy (rank order), the server arrivals in the trailing window "
+                        "W at every arrival, against each quota tier's limit L (dashed). Red = more than L in some "
+                        "window of W: over the limit in sliding-window terms.",
+    "charts/latency_cdf.png": "Latency from intended send time: the share of the workload's jobs done (final "
+                              "attempt 2xx) within x ms; a curve that ends below 1 did not finish every job.",
+}
+
+
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
@@ -211,12 +223,28 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
                   "figures are not the strategy's alone (not ranked compliant). Run again on a quiet machine.", ""]
         parts += [f"- `{s}` repeat {k}: {why}" for s, k, why in bad]
     if charts:
-        parts += ["", "## Charts", ""] + [f"![{c}]({c})" for c in charts]
+        parts += ["", "## Charts", ""]
+        for c in charts:
+            parts += [f"![{c}]({c})", "", CAPTIONS.get(c, ""), ""]
     return "\n".join(parts) + "\n"
 
 
-def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
-    """The same content as :func:`render_markdown`, as one self-contained HTML page (charts linked)."""
+def image_src(chart: str, base: Path | None) -> str:
+    """What an ``<img src>`` holds for ``chart`` (a path relative to the run directory): with ``base``
+    (the run directory), the PNG itself as a ``data:`` URI, so the page needs no other file and no
+    network; without it, the relative path.
+
+    >>> image_src("charts/x.png", None)
+    'charts/x.png'
+    """
+    if base is None:
+        return chart
+    return "data:image/png;base64," + base64.b64encode((base / chart).read_bytes()).decode("ascii")
+
+
+def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | None = None) -> str:
+    """The same content as :func:`render_markdown`, as one HTML page; with ``base`` (the run directory)
+    the charts are embedded (:func:`image_src`), so the page is self-contained."""
     meta = doc["meta"]
     sc = meta["scenario"]
     rows = summarise(doc["runs"])
@@ -234,7 +262,8 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     )
     bad = "".join(f"<li><code>{esc(s)}</code> repeat {k}: {esc(why)}</li>"
                   for s, k, why in _disturbed_runs(doc["runs"]))
-    images = "".join(f'<p><img src="{esc(c)}" alt="{esc(c)}" style="max-width:100%"></p>' for c in charts)
+    images = "".join(f'<figure><img src="{esc(image_src(c, base))}" alt="{esc(c)}" style="max-width:100%">'
+                     f"<figcaption>{esc(CAPTIONS.get(c, ''))}</figcaption></figure>" for c in charts)
     notes = harness_notes(doc)
     harness = (f"<p>{esc(LEGEND)}</p>" if any(r.get("harness") for r in rows) or notes else "") + (
         "<h2>The harness's own limits</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"

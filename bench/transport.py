@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-from httpx._client import USE_CLIENT_DEFAULT, UseClientDefault
-from httpx._types import AuthTypes, CookieTypes, HeaderTypes, QueryParamTypes, RequestExtensions, TimeoutTypes
 from httpx_aiohttp import AiohttpTransport
 from starlette.types import ASGIApp
 
 from bench.clock import loop_ns
+from bench.lean_client import LeanClient
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
@@ -122,7 +120,7 @@ class AsgiServer:
             loop = asyncio.get_running_loop()
             self._app = create_app(ServerConfig(), clock=loop_ns(loop))
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
-        async with httpx.AsyncClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
+        async with LeanClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
             yield c
 
     async def reset(self, config: ServerConfig) -> int | None:
@@ -138,50 +136,6 @@ def _aiohttp_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncCl
     # httpx's API over aiohttp's connector (limit = max_connections; its waiters queue in O(1)).
     transport = AiohttpTransport(limits=limits or DEFAULT_LIMITS)
     return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=DEFAULT_TIMEOUT)
-
-
-class LeanClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` whose plain ``get(url, headers=...)`` — the one call the harness makes — goes
-    straight from a built ``httpx.Request`` to the transport: request hooks run, the body is read, the response
-    is the same ``httpx.Response``; skipped are what the harness never uses (client default headers, cookies,
-    auth, redirects, response hooks). About a third less client CPU per request (docs/transports.md). Any
-    other call, or ``get`` with any other argument, is the full httpx client.
-
-    >>> LeanClient(base_url="http://127.0.0.1:1").base_url.join("/v1/items")
-    URL('http://127.0.0.1:1/v1/items')
-    """
-
-    async def get(
-        self,
-        url: httpx.URL | str,
-        *,
-        params: QueryParamTypes | None = None,
-        headers: HeaderTypes | None = None,
-        cookies: CookieTypes | None = None,
-        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,  # noqa: ASYNC109 - httpx's own signature
-        extensions: RequestExtensions | None = None,
-    ) -> httpx.Response:
-        if (params is not None or cookies is not None or extensions is not None
-                or not isinstance(auth, UseClientDefault) or not isinstance(follow_redirects, UseClientDefault)
-                or not isinstance(timeout, UseClientDefault)):
-            return await super().get(url, params=params, headers=headers, cookies=cookies, auth=auth,
-                                     follow_redirects=follow_redirects, timeout=timeout, extensions=extensions)
-        request = httpx.Request("GET", self.base_url.join(url), headers=headers,
-                                extensions={"timeout": self.timeout.as_dict()})
-        for hook in self.event_hooks["request"]:
-            await hook(request)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        response = await self._transport.handle_async_request(request)
-        response.request = request
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        response.elapsed = datetime.timedelta(seconds=loop.time() - start)  # as httpx's client sets it
-        return response
 
 
 def _aiohttp_lean_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:

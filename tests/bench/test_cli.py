@@ -48,7 +48,8 @@ def test_run_writes_a_complete_directory(tmp_path: Path, scenario_file: Path,
     (run_dir,) = run_dirs(out)
     assert {p.name for p in run_dir.iterdir()} == {"results.json", "requests.csv", "arrivals.csv", "report.md",
                                                        "report.html", "charts"}
-    assert (run_dir / "charts" / "timeline.png").stat().st_size > 1000
+    assert (run_dir / "charts" / "burst.png").stat().st_size > 1000
+    assert (run_dir / "charts" / "latency_cdf.png").stat().st_size > 1000
     doc = results.load(run_dir)
     assert doc["complete"] is True and doc["schema_version"] == results.SCHEMA_VERSION
     assert doc["meta"]["clock"] == "virtual" and doc["meta"]["scenario"]["workload"]["jobs"] == 12

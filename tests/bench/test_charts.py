@@ -1,0 +1,67 @@
+"""The report's charts from a run directory: the fast CSV readers agree with bench.results, titles and order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench import charts, results
+from tests.bench.runfiles import paced, write_run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_run(tmp_path_factory.mktemp("runs"), "two", [(4, 1.0), (10, 60.0)],
+                     {"token-bucket": paced(8, 4.0), "unlimited": [(0.0, 200)] * 4 + [(0.0, 429)] * 4}, repeat=2)
+
+
+def test_readers_agree_with_bench_results(run_dir: Path) -> None:
+    for k in (0, 1):
+        logs = results.read_arrivals(run_dir / "arrivals.csv")
+        assert charts.arrival_times(run_dir / "arrivals.csv", k) == {
+            s: [a.t for a in log] for (s, r), log in logs.items() if r == k}
+        reqs = results.read_requests(run_dir / "requests.csv")
+        # The chart reader draws latencies: it leaves out the exact arrival column, and nothing else.
+        assert charts.attempts(run_dir / "requests.csv", k) == {
+            s: [replace(x, arrival_ns=None) for x in a] for (s, r), a in reqs.items() if r == k}
+
+
+def test_a_csv_without_the_columns_is_refused_by_name(tmp_path: Path) -> None:
+    bad = tmp_path / "arrivals.csv"
+    bad.write_text("strategy,when\nx,1.0\n")
+    with pytest.raises(ValueError, match="lacks one of"):
+        charts.arrival_times(bad)
+
+
+def test_write_all_draws_both_charts_for_every_tier(run_dir: Path) -> None:
+    assert charts.write_all(run_dir, results.load(run_dir)) == [charts.BURST, charts.LATENCY]
+    assert charts.title_quota(results.load(run_dir)["meta"]["resolved"]["server"]["quota"]) == \
+        "4 per 1 s (sliding-log) + 10 per 60 s (sliding-log)"
+
+
+def test_no_quota_no_burst_chart(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "free", [], {"unlimited": paced(5, 100.0)})
+    assert charts.write_all(run, results.load(run)) == [charts.LATENCY]
+    assert charts.title_quota([]) == "no quota"
+
+
+def test_panels_and_legend_follow_rank_order_and_titles_state_scenario_and_quota(
+        run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import plots
+
+    seen: dict[str, tuple[list[str], str]] = {}
+
+    def capture(kind: str):  # type: ignore[no-untyped-def]
+        def draw(path: Path, series, *rest) -> None:  # type: ignore[no-untyped-def]
+            seen[kind] = ([s[0] for s in series], rest[-1])
+        return draw
+
+    monkeypatch.setattr(plots, "burst_accuracy", capture("burst"))
+    monkeypatch.setattr(plots, "latency_cdf", capture("latency"))
+    charts.write_all(run_dir, results.load(run_dir))
+    for order, title in seen.values():
+        assert order == ["token-bucket", "unlimited"]  # the compliant one ranks first (bench.report)
+        assert "scenario 'two', quota 4 per 1 s (sliding-log) + 10 per 60 s (sliding-log)" in title
+        assert "first repeat of 2" in title

@@ -1,0 +1,62 @@
+"""report.md and report.html embed the charts; report.html needs no other file and no network."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from bench import charts, report, results
+from bench.cli import main, write_report
+from tests.bench.runfiles import paced, write_run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_run(tmp_path_factory.mktemp("runs"), "small", [(5, 1.0)],
+                     {"token-bucket": paced(10, 5.0), "unlimited": [(0.0, 200)] * 5 + [(0.0, 429)] * 5})
+
+
+def test_report_md_links_each_chart_file(run_dir: Path) -> None:
+    write_report(run_dir)
+    md = (run_dir / "report.md").read_text()
+    for chart in (charts.BURST, charts.LATENCY):
+        assert f"![{chart}]({chart})" in md and (run_dir / chart).is_file()
+
+
+def test_report_html_embeds_the_charts_as_data_uris(run_dir: Path) -> None:
+    write_report(run_dir)
+    page = (run_dir / "report.html").read_text()
+    sources = re.findall(r'<img src="([^"]*)"', page)
+    assert len(sources) == 2
+    for src, chart in zip(sources, (charts.BURST, charts.LATENCY), strict=True):
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.removeprefix("data:image/png;base64,")) == (run_dir / chart).read_bytes()
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from anywhere
+
+
+def test_html_without_a_base_links_the_files(run_dir: Path) -> None:
+    page = report.render_html(results.load(run_dir), [charts.BURST])
+    assert f'<img src="{charts.BURST}"' in page
+
+
+def test_a_report_that_fails_is_reported_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "s"\n[server]\nlatency_ms = 1\n[[server.quota]]\nlimit = 5\nwindow_s = 1.0\n'
+                        '[workload]\njobs = 5\n')
+
+    def broken(run_dir: Path, doc: object) -> list[str]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(charts, "write_all", broken)
+    out = tmp_path / "o"
+    assert main(["run", "--scenario", str(scenario), "--strategies", "token-bucket", "--clock", "virtual",
+                 "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    (run,) = out.iterdir()
+    assert "the report was not written (disk full)" in err and f"python -m bench report {run}" in err
+    # The measurements themselves are complete and kept; only the derived report is missing.
+    assert results.load(run)["complete"] is True and not (run / "report.md").exists()
