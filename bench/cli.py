@@ -1,6 +1,7 @@
 """``python -m bench``: list strategies and scenarios, run comparisons, rebuild reports.
 
-Exit codes: 0 success, 1 a run ended incomplete (interrupted), 2 usage or input error.
+Exit codes: 0 success, 1 interrupted (a signal, a dead server, a full disk: what was measured is
+kept, marked INCOMPLETE; a second SIGINT/SIGTERM exits 1 at once), 2 usage or input error.
 """
 
 from __future__ import annotations
@@ -8,17 +9,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from bench import report, results, scenarios
+from bench import report, results, scenarios, watchdog
 from bench.records import Arrival
 from bench.runner import RunResult, run_one
 from bench.scenarios import Scenario, ScenarioError
-from bench.transport import AsgiServer, RealServer, Server, ServerError
+from bench.transport import AsgiServer, RealServer, ServerError
+from mock_server import process
 from strategies import registry
 from strategies.base import Tier
 from strategies.registry import UnknownStrategy
@@ -44,9 +50,18 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _timeline_series(run_dir: Path) -> list[tuple[str, list[Arrival]]]:
-    """Per strategy, the first repeat's server arrivals (arrivals.csv: the server's own log)."""
-    logs = results.read_arrivals(run_dir / "arrivals.csv")
+def _timeline_series(run_dir: Path, doc: dict[str, Any]) -> list[tuple[str, list[Arrival]]]:
+    """Per strategy, the first repeat's server arrivals (arrivals.csv: the server's own log).
+
+    A truncated or edited arrivals.csv is not drawn: a chart of part of a log looks like a finding.
+    """
+    path = run_dir / "arrivals.csv"
+    try:
+        logs = results.read_arrivals(path)
+        results.check_arrivals(doc, logs, path)
+    except (results.BadRunFile, OSError) as e:
+        print(f"ratebench: {e}: timeline chart withheld", file=sys.stderr)
+        return []
     return [(strategy, arrivals) for (strategy, repeat), arrivals in logs.items() if repeat == 0]
 
 
@@ -58,37 +73,49 @@ def write_report(run_dir: Path) -> str:
     try:
         quota = doc["meta"]["resolved"]["server"]["quota"]
         tiers = [Tier(q["limit"], q["window_s"]) for q in quota]
-        series = _timeline_series(run_dir)
-    except (KeyError, TypeError, ValueError, OSError) as e:
-        raise ValueError(f"{run_dir}: not a complete ratebench run directory ({e!r})") from None
+        if any(not (isinstance(t.limit, int) and isinstance(t.window_s, int | float) and t.window_s > 0)
+               for t in tiers):
+            raise ValueError("meta.resolved.server.quota: limits and windows must be positive numbers")
+        table = report.text_table(report.summarise(doc["runs"]))
+        markdown, page = report.render_markdown(doc, ["charts/timeline.png"]), report.render_html(doc, [])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{run_dir}: results.json is not a usable ratebench run ({e!r}); hand-edited?") from None
+    series = _timeline_series(run_dir, doc)
     charts = []
     if series:
         plots.timeline(run_dir / "charts" / "timeline.png", series, tiers)
         charts.append("charts/timeline.png")
-    (run_dir / "report.md").write_text(report.render_markdown(doc, charts))
-    (run_dir / "report.html").write_text(report.render_html(doc, charts))
-    return report.text_table(report.summarise(doc["runs"]))
+    if charts != ["charts/timeline.png"]:
+        markdown = report.render_markdown(doc, charts)
+    page = report.render_html(doc, charts)
+    results.write_atomic(run_dir / "report.md", markdown)
+    results.write_atomic(run_dir / "report.html", page)
+    return table
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None]) -> None:
+    """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row."""
     classes = [registry.resolve(n) for n in names]
     if clock == "virtual":
-        from bench import clock as vclock
-
         for cls in classes:
             for k in range(repeat):
                 # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
-                on_result(vclock.run(run_one(cls, scenario, AsgiServer(), k)))
+                on_result(watchdog.run(run_one, cls, scenario, AsgiServer(), k, virtual=True).result)
         return
 
-    async def all_runs(server: Server) -> None:
+    real = RealServer().__enter__()
+    try:
         for cls in classes:
             for k in range(repeat):
-                on_result(await run_one(cls, scenario, server, k))
-
-    with RealServer() as real:
-        asyncio.run(all_runs(real))
+                out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
+                on_result(out.result)
+                if out.abandoned:
+                    # Its blocked thread may wake up and send again: the next run gets a server it cannot reach.
+                    real.__exit__(None, None, None)
+                    real = RealServer().__enter__()
+    finally:
+        real.__exit__(None, None, None)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -105,10 +132,23 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(str(e)) from None
     transport = "asgi" if args.clock == "virtual" else "http"
-    writer = results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
+    try:
+        writer = _writer(run_dir, args, scenario, names, transport)
+    except results.WriteError as e:
+        raise UsageError(str(e)) from None
+    return _run_all(args, scenario, names, run_dir, writer)
+
+
+def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
+            transport: str) -> results.RunWriter:
+    return results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
                                                       strategies=list(names), repeat=args.repeat))
+
+
+def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
+             writer: results.RunWriter) -> int:
     total = len(names) * args.repeat
     print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
           f"{args.clock} clock → {run_dir}", file=sys.stderr)
@@ -123,13 +163,27 @@ def _run(args: argparse.Namespace) -> int:
     try:
         _execute(scenario, names, args.repeat, args.clock, on_result)
         complete = True
+    except watchdog.Interrupted as e:
+        print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
+              file=sys.stderr)
+        try:
+            on_result(e.partial)
+        except results.WriteError as w:
+            print(f"ratebench: {w}: the partial run is not saved", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted: keeping the partial run, marked INCOMPLETE", file=sys.stderr)
     except ServerError as e:
         print(f"ratebench: {e}", file=sys.stderr)
-    if complete:
-        writer.finish()
-    table = write_report(run_dir) if writer.runs else "(no runs finished)"
+    except results.WriteError as e:
+        print(f"ratebench: {e}: stopped; {run_dir}/results.json holds the runs written before", file=sys.stderr)
+    try:
+        if complete:
+            writer.finish()
+        table = write_report(run_dir) if writer.runs else "(no runs finished)"
+    except OSError as e:  # a full disk: the measurements are safe in results.json, only the report is missing
+        complete = False
+        print(f"ratebench: cannot write the report: {e}", file=sys.stderr)
+        table = report.text_table(report.summarise(writer.runs)) if writer.runs else "(no runs written)"
     print(table)
     print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"))
     return 0 if complete else 1
@@ -141,6 +195,8 @@ def _report(args: argparse.Namespace) -> int:
         print(write_report(run_dir))
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write the report in {run_dir}: {e}") from None
     print(f"\nreport: {run_dir / 'report.md'}")
     return 0
 
@@ -166,20 +222,42 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # a SIGTERM ends the run like Ctrl-C: partial results kept, server stopped
+@contextmanager
+def _signals() -> Iterator[None]:
+    """The first SIGINT/SIGTERM ends the benchmark like Ctrl-C (what was measured is saved, the server
+    stopped); a second one exits 1 at once, without a traceback (results.json then holds every run
+    finished before the first signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen = 0
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 1:
+            raise KeyboardInterrupt
+        os.write(2, b"\nratebench: second signal: exiting now (exit 1); the run directory stays INCOMPLETE\n")
+        process.kill_children()
+        os._exit(1)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
-        return func(args)
+        with _signals():
+            return func(args)
     except UsageError as e:
         print(f"ratebench: {e}", file=sys.stderr)
         return 2
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt:  # a signal outside a run (start-up, report): nothing measured to keep
+        print("ratebench: interrupted", file=sys.stderr)
+        return 1

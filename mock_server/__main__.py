@@ -13,6 +13,7 @@ import os
 import sys
 
 from mock_server.config import ConfigError, ServerConfig, load
+from mock_server.process import die_with_parent
 
 TOKEN_ENV = "MOCK_SERVER_ADMIN_TOKEN"
 
@@ -32,6 +33,7 @@ def is_loopback(host: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # started by a runner: never outlive it, whatever kills it
     ap = argparse.ArgumentParser(prog="python -m mock_server", description=__doc__.splitlines()[0])
     ap.add_argument("--config", help="TOML file: a scenario (its [server] table) or a bare server config")
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
