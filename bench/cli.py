@@ -7,7 +7,6 @@ kept, marked INCOMPLETE; a second SIGINT/SIGTERM exits 1 at once), 2 usage or in
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal

@@ -88,7 +88,7 @@ class Outcome:
     abandoned: bool
 
 
-class Interrupted(Exception):  # noqa: N818 - it is the event, as KeyboardInterrupt is
+class Interrupted(Exception):
     """A signal ended the benchmark during a run; ``partial`` is what that run measured."""
 
     def __init__(self, partial: RunResult) -> None:
@@ -245,7 +245,7 @@ def _thread_main(make: Callable[[], Coroutine[Any, Any, RunResult]], watch: _Wat
         with clock.patch_time(loop) if virtual else contextlib.nullcontext():
             try:
                 watch.result = loop.run_until_complete(make())
-            except BaseException as e:  # noqa: BLE001 - SystemExit from a strategy is a row, not an exit
+            except BaseException as e:  # SystemExit from a strategy is a row, not an exit
                 watch.crash = e
                 stopped = True  # the loop was left mid-run: its tasks are not cleaned up, only kept
                 ABANDONED.append((loop, asyncio.all_tasks(loop)))
@@ -253,7 +253,7 @@ def _thread_main(make: Callable[[], Coroutine[Any, Any, RunResult]], watch: _Wat
                 _close(loop, grace_s)
             else:
                 loop.close()
-    except BaseException as e:  # noqa: BLE001 - clean-up trouble: keep what run_one returned
+    except BaseException as e:  # clean-up trouble: keep what run_one returned
         if watch.crash is None and watch.result is None:
             watch.crash = e
     finally:
@@ -357,7 +357,7 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
     if t0 is not None and watch.phase != "setup":
         try:
             log = asyncio.run(asyncio.wait_for(server.arrivals(), 30))
-        except Exception as e:  # noqa: BLE001 - best effort: the client's records stand alone
+        except Exception as e:  # best effort: the client's records stand alone
             error += f"; server log not read ({_describe(e)}): burst metrics withheld"
         else:
             if log.complete:

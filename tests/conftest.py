@@ -8,6 +8,7 @@ other than pytest itself — is a leak: it is killed, and the test errors naming
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -52,9 +53,7 @@ def no_process_left_behind() -> Iterator[None]:
         left = session_processes()
     if left:
         for pid in left:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         pytest.fail(f"the test left {len(left)} process(es) behind (now killed): "
                     + "; ".join(f"{pid}: {cmd}" for pid, cmd in sorted(left.items())), pytrace=False)

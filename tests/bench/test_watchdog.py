@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from bench import scenarios, watchdog
-from bench.records import CANCELLED
 from bench.runner import run_one
 from bench.transport import AsgiServer, RealServer
 from strategies.base import Strategy
