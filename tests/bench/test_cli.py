@@ -210,7 +210,12 @@ def test_sigterm_keeps_the_partial_run_and_stops_the_server(tmp_path: Path) -> N
     assert "INCOMPLETE" in err
     (run_dir,) = run_dirs(out)
     assert (run_dir / results.INCOMPLETE).exists()
-    assert results.load(run_dir)["complete"] is False
+    doc = results.load(run_dir)
+    assert doc["complete"] is False
+    # The run in progress is kept as what it was: partial, marked, with the server's arrivals joined.
+    (partial,) = doc["runs"]
+    assert (partial["strategy"], partial["status"]) == ("token-bucket", "interrupted")
+    assert partial["metrics"]["attempts"] >= 3 and partial["arrivals"] >= 3
     with pytest.raises(ProcessLookupError):  # the server child was stopped by its PID, not orphaned
         os.kill(server[0], 0)
 
