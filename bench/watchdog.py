@@ -137,6 +137,8 @@ class _Watch:
     since: float = field(default_factory=_wall)
     loop: asyncio.AbstractEventLoop | None = None
     t0: float | None = None  # loop time when the strategy started
+    t_end: float | None = None  # loop time when it returned or raised
+    swallowed: bool = False  # returned normally although cancelled
     overdue: bool = False
     result: RunResult | None = None
     crash: BaseException | None = None
@@ -208,7 +210,11 @@ def _watched(cls: type[Strategy], watch: _Watch) -> type[Strategy]:
             watch.strategy_started(loop)
             try:
                 await super().run(watch.jobs(jobs), watch.send(send, loop))
+                task = asyncio.current_task()
+                # Returned normally with a cancellation pending: it swallowed wait_for's cancel at timeout_s.
+                watch.swallowed = task is not None and task.cancelling() > 0
             finally:
+                watch.t_end = loop.time()
                 watch.set_phase("teardown")
 
     Watched.__name__, Watched.__qualname__ = cls.__name__, cls.__qualname__
@@ -286,8 +292,15 @@ def run(run_one: RunOne, strategy_cls: type[Strategy], scenario: Scenario, serve
                            "interrupted by a signal: the run was stopped and is partial")
         raise Interrupted(partial) from None
     if reason is None:
-        if watch.result is not None:
-            return Outcome(watch.result, False)
+        r = watch.result
+        if r is not None:
+            late = (watch.t_end - watch.t0 - scenario.timeout_s) if watch.t_end is not None and watch.t0 is not None \
+                else 0.0
+            if r.status == "ok" and watch.swallowed:
+                # wait_for returns the result of a strategy that swallowed its cancellation and finished anyway.
+                r = replace(r, status="timeout", error=f"ignored its cancellation at {scenario.timeout_s:g} s and "
+                                                       f"finished {max(late, 0.0):.3g} s later")
+            return Outcome(r, False)
         crash = watch.crash
         assert crash is not None
         return Outcome(_salvage(strategy_cls, scenario, server, repeat, watch, started, "failed",

@@ -120,3 +120,17 @@ class Forger(Strategy):
     async def run(self, jobs: Jobs, send: Send) -> None:
         for i in range(self.quota.concurrency):
             await send(Job(i))
+
+
+class LateFinisher(Strategy):
+    """Swallows the cancellation at its timeout, then sends every job anyway and returns normally."""
+
+    name = "late-finisher"
+
+    async def run(self, jobs: Jobs, send: Send) -> None:
+        try:  # noqa: SIM105 - the bug under test, as users write it
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+        async for job in jobs:
+            await send(job)

@@ -153,3 +153,24 @@ def test_a_truncated_arrivals_csv_is_not_drawn(run_dir: Path, cut: str, capsys: 
     assert "timeline chart withheld" in err and ("truncated" in err)
     assert not (run_dir / "charts" / "timeline.png").exists()
     assert "charts/timeline.png" not in (run_dir / "report.md").read_text()
+
+
+@pytest.mark.realserver
+def test_real_mode_a_blocked_strategy_is_abandoned_and_the_next_gets_a_fresh_server(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import watchdog
+    from tests.bench import hostile_strategies
+
+    monkeypatch.setattr(watchdog, "LIMITS", watchdog.Limits(grace_s=0.5, join_s=0.5))
+    monkeypatch.setattr(hostile_strategies.Sleeper, "seconds", 4.0)
+    quick = tmp_path / "quick.toml"
+    quick.write_text(SCENARIO.replace("timeout_s = 30", "timeout_s = 2").replace("jobs = 12", "jobs = 3"))
+    assert main(["run", "--scenario", str(quick), "--strategies", f"{HOSTILE}:Sleeper,token-bucket",
+                 "--out", str(tmp_path / "o")]) == 0
+    (run_dir,) = run_dirs(tmp_path / "o")
+    doc = results.load(run_dir)
+    assert [(r["strategy"], r["status"]) for r in doc["runs"]] == [("sleeper", "timeout"), ("token-bucket", "ok")]
+    assert "abandoned" in doc["runs"][0]["error"]
+    logs = results.read_arrivals(run_dir / "arrivals.csv")
+    assert [a.request_id for a in logs[("sleeper", 0)]] == ["0.1"]
+    assert sorted(a.request_id for a in logs[("token-bucket", 0)]) == sorted(f"{i}.1" for i in range(3))

@@ -103,3 +103,9 @@ def test_virtual_runs_do_not_leak_the_time_patch(tmp_path: Path) -> None:
     real = time.monotonic
     assert run_virtual(resolve("unlimited")).result.status == "ok"
     assert time.monotonic is real
+
+
+def test_a_strategy_that_ignores_its_cancellation_and_then_finishes_is_a_timeout() -> None:
+    r = run_virtual(hostile.LateFinisher).result
+    assert r.status == "timeout" and "ignored its cancellation at 2 s" in (r.error or "")  # today: "ok"
+    assert r.metrics.succeeded == 5 and all(a.sent_s == 2.0 for a in r.attempts)
