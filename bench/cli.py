@@ -260,3 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a signal outside a run (start-up, report): nothing measured to keep
         print("ratebench: interrupted", file=sys.stderr)
         return 1
+
+
+def console() -> None:
+    """The ``ratebench`` script: :func:`main`, then exit without finalising strategies the watchdog stopped
+    (collecting a coroutine that swallows everything would run its code again, and could spin)."""
+    code = main()
+    if watchdog.ABANDONED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
