@@ -12,7 +12,8 @@ a worker thread, and the calling thread watches it on the real clock:
   ``stall_s`` real seconds; real mode: the deadline passes), the watchdog stops that loop and, if the
   loop is blocked, abandons its thread (a daemon) — step two. The run is recorded ``timeout``;
 - a ``BaseException`` out of the run (``SystemExit``, ``KeyboardInterrupt`` raised by a strategy,
-  anything ``run_one`` did not catch) is a ``failed`` run, not a dead benchmark;
+  anything ``run_one`` did not catch) is a ``failed`` run, not a dead benchmark — except the mock
+  server's own failure (``ServerError``), which is re-raised: it ends the benchmark, no strategy is to blame;
 - a signal in the calling thread (``KeyboardInterrupt``) stops the run in progress and raises
   :class:`Interrupted` holding what it measured, marked ``interrupted``.
 
@@ -49,7 +50,7 @@ from bench import clock, metrics
 from bench.records import CANCELLED, TRANSPORT_ERROR, Attempt
 from bench.runner import RunResult
 from bench.scenarios import Scenario
-from bench.transport import Server
+from bench.transport import Server, ServerError
 from strategies.base import Job, Jobs, Send, Strategy, Tier
 
 __all__ = ["LIMITS", "Interrupted", "Limits", "Outcome", "UnreleasedJob", "check_client_limits", "run"]
@@ -303,6 +304,8 @@ def run(run_one: RunOne, strategy_cls: type[Strategy], scenario: Scenario, serve
             return Outcome(r, False)
         crash = watch.crash
         assert crash is not None
+        if isinstance(crash, ServerError):
+            raise crash  # the harness's own server failed (reset, log): no strategy is to blame, stop the benchmark
         return Outcome(_salvage(strategy_cls, scenario, server, repeat, watch, started, "failed",
                                 f"{_describe(crash)} (raised during the run; isolated)"), False)
     abandoned = _stop(watch, thread, limits.join_s)

@@ -109,3 +109,14 @@ def test_a_strategy_that_ignores_its_cancellation_and_then_finishes_is_a_timeout
     r = run_virtual(hostile.LateFinisher).result
     assert r.status == "timeout" and "ignored its cancellation at 2 s" in (r.error or "")  # today: "ok"
     assert r.metrics.succeeded == 5 and all(a.sent_s == 2.0 for a in r.attempts)
+
+
+def test_the_servers_own_failure_still_ends_the_benchmark() -> None:
+    from bench.transport import ServerError
+
+    class DeadServer(AsgiServer):
+        async def reset(self, config: Any) -> None:
+            raise ServerError("mock server did not answer the reset")
+
+    with pytest.raises(ServerError, match="did not answer the reset"):
+        watchdog.run(run_one, resolve("unlimited"), scenario(), DeadServer(), virtual=True, limits=FAST)
