@@ -1,6 +1,7 @@
 """``python -m bench``: list strategies and scenarios, run comparisons, rebuild reports.
 
-Exit codes: 0 success, 1 a run ended incomplete (interrupted), 2 usage or input error.
+Exit codes: 0 success, 1 interrupted (a signal, a dead server, a full disk: what was measured is
+kept, marked INCOMPLETE; a second SIGINT/SIGTERM exits 1 at once), 2 usage or input error.
 """
 
 from __future__ import annotations
@@ -8,17 +9,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from bench import calibration, report, results, scenarios
+from bench import calibration, report, results, scenarios, watchdog
 from bench.runner import RunResult, run_one
 from bench.scenarios import Scenario, ScenarioError
-from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, AsgiServer, RealServer, Server, ServerError
+from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, AsgiServer, RealServer, ServerError
+from mock_server import process
 from strategies import registry
+from strategies.base import Tier
 from strategies.registry import UnknownStrategy
 
 
@@ -42,45 +49,68 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _arrivals_intact(run_dir: Path, doc: dict[str, Any]) -> bool:
+    """Whether arrivals.csv holds every arrival results.json counts. A truncated or edited log is not
+    drawn: a chart of part of a log looks like a finding."""
+    path = run_dir / "arrivals.csv"
+    try:
+        results.check_arrivals(doc, results.read_arrivals(path), path)
+    except (results.BadRunFile, OSError) as e:
+        print(f"ratebench: {e}: charts withheld", file=sys.stderr)
+        return False
+    return True
+
+
 def write_report(run_dir: Path) -> str:
     """(Re)build report.md, report.html and charts from what is on disk; returns the terminal table."""
     from bench import charts
 
     doc = results.load(run_dir)
     try:
-        written = charts.write_all(run_dir, doc)
-    except (KeyError, TypeError, ValueError, OSError) as e:
-        raise ValueError(f"{run_dir}: not a complete ratebench run directory ({e!r})") from None
-    (run_dir / "report.md").write_text(report.render_markdown(doc, written))
-    (run_dir / "report.html").write_text(report.render_html(doc, written, base=run_dir))
-    rows = report.summarise(doc["runs"])
-    notes = report.harness_notes(doc)
-    flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
-    return "\n".join([report.text_table(rows), *flagged])
+        quota = doc["meta"]["resolved"]["server"]["quota"]
+        tiers = [Tier(q["limit"], q["window_s"]) for q in quota]
+        if any(not (isinstance(t.limit, int) and isinstance(t.window_s, int | float) and t.window_s > 0)
+               for t in tiers):
+            raise ValueError("meta.resolved.server.quota: limits and windows must be positive numbers")
+        rows = report.summarise(doc["runs"])
+        notes = report.harness_notes(doc)
+        flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
+        table = "\n".join([report.text_table(rows), *flagged])
+        written = charts.write_all(run_dir, doc) if _arrivals_intact(run_dir, doc) else []
+        markdown, page = report.render_markdown(doc, written), report.render_html(doc, written, base=run_dir)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{run_dir}: results.json is not a usable ratebench run ({e!r}); hand-edited?") from None
+    results.write_atomic(run_dir / "report.md", markdown)
+    results.write_atomic(run_dir / "report.html", page)
+    return table
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
              on_calibration: Callable[[calibration.Calibration], None] | None = None) -> None:
+    """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row."""
     classes = [registry.resolve(n) for n in names]
     if clock == "virtual":
-        from bench import clock as vclock
-
         for cls in classes:
             for k in range(repeat):
                 # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
-                on_result(vclock.run(run_one(cls, scenario, AsgiServer(), k)))
+                on_result(watchdog.run(run_one, cls, scenario, AsgiServer(), k, virtual=True).result)
         return
 
-    async def all_runs(server: Server) -> None:
+    real = RealServer(transport=transport).__enter__()
+    try:
         if on_calibration is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
-            on_calibration(await calibration.measure(server, scenario))
+            on_calibration(asyncio.run(calibration.measure(real, scenario)))
         for cls in classes:
             for k in range(repeat):
-                on_result(await run_one(cls, scenario, server, k))
-
-    with RealServer(transport=transport) as real:
-        asyncio.run(all_runs(real))
+                out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
+                on_result(out.result)
+                if out.abandoned:
+                    # Its blocked thread may wake up and send again: the next run gets a server it cannot reach.
+                    real.__exit__(None, None, None)
+                    real = RealServer(transport=transport).__enter__()
+    finally:
+        real.__exit__(None, None, None)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -98,10 +128,23 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     # "http+aiohttp": the server is reached over real sockets, through the harness client named after the "+".
     transport = "asgi" if args.clock == "virtual" else f"http+{args.transport}"
-    writer = results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
+    try:
+        writer = _writer(run_dir, args, scenario, names, transport)
+    except results.WriteError as e:
+        raise UsageError(str(e)) from None
+    return _run_all(args, scenario, names, run_dir, writer)
+
+
+def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
+            transport: str) -> results.RunWriter:
+    return results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
                                                       strategies=list(names), repeat=args.repeat))
+
+
+def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
+             writer: results.RunWriter) -> int:
     total = len(names) * args.repeat
     print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
           f"{args.clock} clock → {run_dir}", file=sys.stderr)
@@ -122,12 +165,25 @@ def _run(args: argparse.Namespace) -> int:
     try:
         _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_calibration)
         complete = True
+    except watchdog.Interrupted as e:
+        print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
+              file=sys.stderr)
+        try:
+            on_result(e.partial)
+        except results.WriteError as w:
+            print(f"ratebench: {w}: the partial run is not saved", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted: keeping the partial run, marked INCOMPLETE", file=sys.stderr)
     except ServerError as e:
         print(f"ratebench: {e}", file=sys.stderr)
-    if complete:
-        writer.finish()
+    except results.WriteError as e:
+        print(f"ratebench: {e}: stopped; {run_dir}/results.json holds the runs written before", file=sys.stderr)
+    try:
+        if complete:
+            writer.finish()
+    except OSError as e:  # a full disk: the runs are safe in results.json, which only lacks "complete"
+        complete = False
+        print(f"ratebench: cannot mark the run complete: {e}", file=sys.stderr)
     # ``complete`` in results.json means every measurement is on disk; the report is derived from it
     # and can be rebuilt, but a report that could not be written is an error of this command, not hidden.
     try:
@@ -135,6 +191,8 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as e:
         print(f"ratebench: the report was not written ({e}); the measurements are in {run_dir}/results.json — "
               f"retry with: python -m bench report {run_dir}", file=sys.stderr)
+        table = report.text_table(report.summarise(writer.runs)) if writer.runs else "(no runs written)"
+        print(table)
         return 1
     print(table)
     print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"))
@@ -147,6 +205,8 @@ def _report(args: argparse.Namespace) -> int:
         print(write_report(run_dir))
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write the report in {run_dir}: {e}") from None
     print(f"\nreport: {run_dir / 'report.md'}")
     return 0
 
@@ -171,9 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--clock", choices=("real", "virtual"), default="real",
                    help="real: uvicorn over 127.0.0.1; virtual: in-process ASGI under virtual time")
+    p.add_argument("--out", default="results", help="parent directory; each run gets a new subdirectory")
     p.add_argument("--transport", choices=tuple(TRANSPORTS), default=DEFAULT_TRANSPORT,
                    help=f"the harness's client in real mode (default {DEFAULT_TRANSPORT}; docs/transports.md)")
-    p.add_argument("--out", default="results", help="parent directory; each run gets a new subdirectory")
     p.set_defaults(func=_run)
     p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")
     p.add_argument("run_dir")
@@ -187,20 +247,53 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # a SIGTERM ends the run like Ctrl-C: partial results kept, server stopped
+@contextmanager
+def _signals() -> Iterator[None]:
+    """The first SIGINT/SIGTERM ends the benchmark like Ctrl-C (what was measured is saved, the server
+    stopped); a second one exits 1 at once, without a traceback (results.json then holds every run
+    finished before the first signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen = 0
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 1:
+            raise KeyboardInterrupt
+        os.write(2, b"\nratebench: second signal: exiting now (exit 1); the run directory stays INCOMPLETE\n")
+        process.kill_children()
+        os._exit(1)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
-        return func(args)
+        with _signals():
+            return func(args)
     except UsageError as e:
         print(f"ratebench: {e}", file=sys.stderr)
         return 2
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt:  # a signal outside a run (start-up, report): nothing measured to keep
+        print("ratebench: interrupted", file=sys.stderr)
+        return 1
+
+
+def console() -> None:
+    """The ``ratebench`` script: :func:`main`, then exit without finalising strategies the watchdog stopped
+    (collecting a coroutine that swallows everything would run its code again, and could spin)."""
+    code = main()
+    if watchdog.ABANDONED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -32,13 +32,14 @@ import functools
 import math
 import selectors
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
-__all__ = ["TICK_S", "Clock", "DeadlockError", "VirtualEventLoop", "loop_ns", "patch_time", "run"]
+__all__ = ["TICK_S", "Clock", "DeadlockError", "VirtualEventLoop", "loop_ns", "patch_time", "release_patch", "run"]
 
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
@@ -52,6 +53,9 @@ _GRID_SLACK_US = 1e-3
 _SPIN_LIMIT = 3
 
 _TIME_NAMES = ("monotonic", "perf_counter", "time", "monotonic_ns", "perf_counter_ns", "time_ns")
+# Per patched loop, how to undo its patch: :func:`release_patch` needs it when the loop's thread is stuck.
+_RESTORERS: dict[int, Callable[[], None]] = {}
+_RESTORERS_LOCK = threading.Lock()
 
 
 class Clock(Protocol):
@@ -305,15 +309,48 @@ def patch_time(
                 if hit is not None and hit[0] is value:
                     namespace[attr] = hit[1]
 
-    for n in _TIME_NAMES:
-        setattr(time, n, fakes[n])
-    swap((originals[n], fakes[n]) for n in _TIME_NAMES)
-    try:
-        yield
-    finally:
+    restored = threading.Lock()
+
+    def restore() -> None:
+        if not restored.acquire(blocking=False):
+            return  # already undone (by release_patch from another thread, or by this block's exit)
         for n in _TIME_NAMES:
             setattr(time, n, originals[n])
         swap((fakes[n], originals[n]) for n in _TIME_NAMES)
+
+    for n in _TIME_NAMES:
+        setattr(time, n, fakes[n])
+    swap((originals[n], fakes[n]) for n in _TIME_NAMES)
+    with _RESTORERS_LOCK:
+        _RESTORERS[id(loop)] = restore
+    try:
+        yield
+    finally:
+        with _RESTORERS_LOCK:
+            if _RESTORERS.get(id(loop)) is restore:
+                del _RESTORERS[id(loop)]
+        restore()
+
+
+def release_patch(loop: asyncio.AbstractEventLoop) -> bool:
+    """Undo :func:`patch_time` for ``loop`` from any thread; ``False`` if it was not patched.
+
+    For a watchdog that abandons a loop whose thread is stuck (a blocking ``time.sleep`` in a
+    strategy): that thread never reaches the ``with`` block's exit, and the rest of the process must
+    get the real clock back.
+
+        >>> loop = VirtualEventLoop(start=5.0)
+        >>> with patch_time(loop):
+        ...     release_patch(loop), time.monotonic() == 5.0
+        (True, False)
+        >>> loop.close()
+    """
+    with _RESTORERS_LOCK:
+        restore = _RESTORERS.pop(id(loop), None)
+    if restore is None:
+        return False
+    restore()
+    return True
 
 
 def loop_ns(loop: asyncio.AbstractEventLoop) -> Callable[[], int]:

@@ -10,6 +10,7 @@ Layout: ``results.json``, ``requests.csv``, ``arrivals.csv`` (the server's log),
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -105,13 +106,18 @@ def meta(*, clock: str, transport: str, scenario: dict[str, Any], resolved: dict
 
 
 def run_entry(r: RunResult) -> dict[str, Any]:
+    # "arrivals": how many rows arrivals.csv holds for this run, so that a truncated file is noticed.
     entry = {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
-             "wall_s": r.wall_s, "metrics": r.metrics.to_dict(),
+             "wall_s": r.wall_s, "arrivals": len(r.arrivals), "metrics": r.metrics.to_dict(),
              # Others' traffic or resets of the server during the run (runner docstring); 0 when undisturbed.
              "foreign_arrivals": r.foreign_arrivals, "outside_resets": r.outside_resets}
     if r.harness is not None:  # the harness's own lag (bench.harness_lag), beside the metrics it may taint
         entry["harness"] = r.harness.to_dict()
     return entry
+
+
+class WriteError(OSError):
+    """A run directory could not be written (disk full, permissions); what was on disk before is intact."""
 
 
 class RunWriter:
@@ -121,33 +127,63 @@ class RunWriter:
         self.path = path
         self.meta = meta
         self.runs: list[dict[str, Any]] = []
-        with (path / "requests.csv").open("w", newline="") as f:
-            csv.writer(f).writerow(CSV_FIELDS)
-        with (path / "arrivals.csv").open("w", newline="") as f:
-            csv.writer(f).writerow(ARRIVAL_FIELDS)
-        self._write_json(complete=False)
+        try:
+            with (path / "requests.csv").open("w", newline="") as f:
+                csv.writer(f).writerow(CSV_FIELDS)
+            with (path / "arrivals.csv").open("w", newline="") as f:
+                csv.writer(f).writerow(ARRIVAL_FIELDS)
+            self._write_json(complete=False)
+        except OSError as e:
+            raise WriteError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
 
     def add(self, r: RunResult) -> None:
-        self.runs.append(run_entry(r))
-        with (self.path / "requests.csv").open("a", newline="") as f:
-            w = csv.writer(f)
-            for a in r.attempts:
-                w.writerow(csv_row(r.strategy, r.repeat, a))
-        with (self.path / "arrivals.csv").open("a", newline="") as f:
-            w = csv.writer(f)
-            for v in r.arrivals:
-                w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight, v.t_ns])
-        self._write_json(complete=False)
+        """Append one run; on :class:`WriteError` the CSVs are cut back and results.json is as before."""
+        entry = run_entry(r)
+        marks = {name: (self.path / name).stat().st_size for name in ("requests.csv", "arrivals.csv")}
+        try:
+            with (self.path / "requests.csv").open("a", newline="") as f:
+                w = csv.writer(f)
+                for a in r.attempts:
+                    w.writerow(csv_row(r.strategy, r.repeat, a))
+            with (self.path / "arrivals.csv").open("a", newline="") as f:
+                w = csv.writer(f)
+                for v in r.arrivals:
+                    w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight,
+                                v.t_ns])
+            self._write_json(complete=False, runs=[*self.runs, entry])
+        except OSError as e:
+            for name, size in marks.items():  # no half-written rows of a run results.json does not list
+                with contextlib.suppress(OSError), (self.path / name).open("r+b") as f:
+                    f.truncate(size)
+            raise WriteError(e.errno, f"cannot write {self.path}: {e.strerror or e}") from None
+        self.runs.append(entry)
 
     def finish(self) -> None:
-        self._write_json(complete=True)
-        (self.path / INCOMPLETE).unlink(missing_ok=True)
+        try:
+            self._write_json(complete=True)
+            (self.path / INCOMPLETE).unlink(missing_ok=True)
+        except OSError as e:
+            raise WriteError(e.errno, f"cannot write {self.path}: {e.strerror or e}") from None
 
-    def _write_json(self, *, complete: bool) -> None:
-        doc = {"schema_version": SCHEMA_VERSION, "complete": complete, "meta": self.meta, "runs": self.runs}
-        tmp = self.path / "results.json.tmp"
-        tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
-        tmp.replace(self.path / "results.json")
+    def _write_json(self, *, complete: bool, runs: list[dict[str, Any]] | None = None) -> None:
+        doc = {"schema_version": SCHEMA_VERSION, "complete": complete, "meta": self.meta,
+               "runs": self.runs if runs is None else runs}
+        write_atomic(self.path / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` all at once, or leave it as it was (and no temporary file) on error."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # a full disk shows here, not later as an empty results.json
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def csv_row(strategy: str, repeat: int, a: Attempt) -> list[object]:
@@ -171,31 +207,102 @@ def read_requests(path: Path) -> dict[tuple[str, int], list[Attempt]]:
     return out
 
 
+class BadRunFile(ValueError):
+    """A run directory's file is malformed, truncated or hand-edited beyond use; the message says where."""
+
+
+def _complete_lines(path: Path) -> None:
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            raise BadRunFile(f"{path}: empty (no header)")
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b"\n":
+            raise BadRunFile(f"{path}: truncated (the last line is cut off)")
+
+
 def read_arrivals(path: Path) -> dict[tuple[str, int], list[Arrival]]:
-    """``arrivals.csv`` back into the server's log, grouped by (strategy, repeat)."""
+    """``arrivals.csv`` back into the server's log, grouped by (strategy, repeat).
+
+    Raises :class:`BadRunFile` naming the line when the file is truncated or a row is malformed.
+    """
+    _complete_lines(path)
     out: dict[tuple[str, int], list[Arrival]] = {}
     with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            # Runs written before the integer column: their float seconds, rounded to the ns once.
-            t_ns = int(row["t_ns"]) if row.get("t_ns") else from_seconds(float(row["t"]))
-            a = Arrival(row["request_id"], t_ns, int(row["status"]), row["key"], int(row["in_flight"]))
-            out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
+        reader = csv.DictReader(f)
+        header = tuple(reader.fieldnames or ())
+        # Runs written before the integer column lack t_ns: their float seconds, rounded to the ns once.
+        if header not in (ARRIVAL_FIELDS, ARRIVAL_FIELDS[:-1]):
+            raise BadRunFile(f"{path}: header is {reader.fieldnames!r}, not {list(ARRIVAL_FIELDS)!r}")
+        for row in reader:
+            try:
+                if None in row or any(row[k] is None for k in header):
+                    raise ValueError("wrong number of fields")
+                t_ns = int(row["t_ns"]) if "t_ns" in row else from_seconds(float(row["t"]))
+                a = Arrival(row["request_id"], t_ns, int(row["status"]), row["key"], int(row["in_flight"]))
+                out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
+            except ValueError as e:
+                raise BadRunFile(f"{path}, line {reader.line_num}: malformed row ({e})") from None
     return out
 
 
+def check_arrivals(doc: dict[str, Any], logs: dict[tuple[str, int], list[Arrival]], path: Path) -> None:
+    """Every run that says how many arrivals it logged has exactly that many in ``logs``."""
+    for r in doc["runs"]:
+        n = r.get("arrivals")
+        if isinstance(n, int):
+            have = len(logs.get((r["strategy"], r["repeat"]), ()))
+            if have != n:
+                raise BadRunFile(f"{path}: {r['strategy']!r} repeat {r['repeat']} has {have} of its {n} "
+                                 "arrivals (truncated or edited)")
+
+
+def _check_doc(doc: dict[str, Any], p: Path) -> None:
+    """The fields the report reads, with the types it needs; a message naming the first one that is not."""
+    if not isinstance(doc["meta"], dict):
+        raise BadRunFile(f"{p}: 'meta' must be an object")
+    for key, kinds in (("scenario", dict), ("clock", str), ("transport", str), ("repeat", int)):
+        if not isinstance(doc["meta"].get(key), kinds):
+            raise BadRunFile(f"{p}: meta.{key} missing or of the wrong type")
+    if not isinstance(doc["runs"], list):
+        raise BadRunFile(f"{p}: 'runs' must be a list")
+    for i, r in enumerate(doc["runs"]):
+        where = f"{p}: runs[{i}]"
+        if not isinstance(r, dict):
+            raise BadRunFile(f"{where}: must be an object")
+        for key, kinds in (("strategy", str), ("repeat", int), ("status", str), ("metrics", dict)):
+            v = r.get(key)
+            if not isinstance(v, kinds) or isinstance(v, bool):
+                raise BadRunFile(f"{where}.{key}: missing or of the wrong type ({v!r})")
+        if r.get("error") is not None and not isinstance(r["error"], str):
+            raise BadRunFile(f"{where}.error: must be a string or null")
+        for name, v in r["metrics"].items():
+            # A verdict (true/false) is a metric too, for the metrics a newer version may add.
+            ok = v is None or isinstance(v, int | float) or (
+                isinstance(v, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v))
+            if not ok:
+                raise BadRunFile(f"{where}.metrics.{name}: must be a number, true/false, a list of numbers or "
+                                 f"null, got {v!r}")
+    keys = [set(r["metrics"]) for r in doc["runs"]]
+    if keys and any(k != keys[0] for k in keys):
+        raise BadRunFile(f"{p}: runs do not all have the same metrics (hand-edited?)")
+
+
 def load(run_dir: Path) -> dict[str, Any]:
+    """``results.json`` of a run directory, checked: ``ValueError`` (:class:`BadRunFile`) names what is wrong."""
     p = Path(run_dir) / "results.json"
     if not p.exists():
         raise FileNotFoundError(f"{run_dir}: no results.json (not a run directory)")
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{p}: cannot read it: {e}") from None
+        raise BadRunFile(f"{p}: cannot read it: {e}") from None
     if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION:
         version = doc.get("schema_version") if isinstance(doc, dict) else None
-        raise ValueError(f"{p}: schema_version {version!r} is not {SCHEMA_VERSION}")
+        raise BadRunFile(f"{p}: schema_version {version!r} is not {SCHEMA_VERSION}")
     for key in ("meta", "runs"):
         if key not in doc:
-            raise ValueError(f"{p}: no {key!r} (not a ratebench results file)")
+            raise BadRunFile(f"{p}: no {key!r} (not a ratebench results file)")
+    _check_doc(doc, p)
     result: dict[str, Any] = doc
     return result

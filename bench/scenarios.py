@@ -39,6 +39,9 @@ from strategies.base import Quota, Tier
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_scenarios"
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 RELEASES = ("batch", "rate")
+#: The shortest quota window a benchmark accepts: below it, window counts and the virtual clock's
+#: microsecond ticks cannot tell one window from the next.
+MIN_WINDOW_S = 1e-3
 
 
 class ScenarioError(ValueError):
@@ -133,6 +136,11 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
     decl = top.table("declared", ("quota",))
     declared_tiers = (ServerConfig.from_dict({"quota": decl.d["quota"]}, "declared").quota if decl.has("quota")
                       else server.quota)
+    for where, tiers in (("server.quota", server.quota), ("declared.quota", declared_tiers)):
+        for i, q in enumerate(tiers):
+            if q.window_s < MIN_WINDOW_S:
+                raise ScenarioError(f"{where}[{i}].window_s: must be >= {MIN_WINDOW_S:g} s for a benchmark "
+                                    f"(the harness's timing resolution), got {q.window_s!r}")
     declared = Quota(tuple(Tier(q.limit, q.window_s) for q in declared_tiers), concurrency)
 
     return Scenario(

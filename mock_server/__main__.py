@@ -24,6 +24,7 @@ from pathlib import Path
 from mock_server.admin import TOKEN_ENV, is_loopback_name
 from mock_server.config import LOG_DIR, ConfigError, ServerConfig, check_log_file, load
 from mock_server.guard import MAX_HEAD_BYTES, READ_TIMEOUT_S
+from mock_server.process import die_with_parent
 
 
 def is_loopback(host: str) -> bool:
@@ -91,6 +92,7 @@ def read_token(args: argparse.Namespace) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # started by a runner: never outlive it, whatever kills it
     ap = argparse.ArgumentParser(prog="python -m mock_server", description=__doc__.splitlines()[0])
     ap.add_argument("--config", help="TOML file: a scenario (its [server] table) or a bare server config")
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

@@ -1,7 +1,11 @@
 """The mock server as a child process: ``python -m mock_server`` under uvicorn, bound to 127.0.0.1.
 
 Used by the benchmark runner (``bench.transport.RealServer``) and the server's own load test; a
-context manager, so the process is stopped by its PID whatever happens.
+context manager, so the process is stopped by its PID whatever happens — and when the parent cannot
+stop it (SIGKILL, the OOM killer, ``os._exit``), the child dies with it: the parent's PID goes to the
+child in :data:`PARENT_ENV`, and the child asks the kernel (``PR_SET_PDEATHSIG``, Linux) for SIGKILL
+when its parent dies, see :func:`die_with_parent`. Start a server from a thread that outlives it (the
+main thread): the kernel watches the thread that started the child, not the whole process.
 
 Each child gets a fresh random admin token in its environment (never on its command line, and never a
 ``MOCK_SERVER_ADMIN_TOKEN`` the user exported for a server of their own), binds its own port (any free
@@ -16,10 +20,12 @@ server on that port is its child.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +44,38 @@ class ServerError(RuntimeError):
 
 
 START_TIMEOUT_S = 20.0
+#: Set by :class:`ServerProcess` for its child: the PID the child must not outlive.
+PARENT_ENV = "RATEBENCH_PARENT_PID"
+_PR_SET_PDEATHSIG = 1
+#: Every child still running, so that a last-resort exit can kill them first (:func:`kill_children`).
+_LIVE: set[subprocess.Popen[bytes]] = set()
+
+
+def die_with_parent() -> bool:
+    """In a child started by :class:`ServerProcess`: be SIGKILLed when the parent dies; exit now if it has.
+
+    Called first thing by ``python -m mock_server``; does nothing (``False``) without :data:`PARENT_ENV`
+    or off Linux.
+    """
+    raw = os.environ.get(PARENT_ENV)
+    if not raw or not raw.isdigit():
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != int(raw):  # the parent died before prctl: nobody would ever stop us
+        os._exit(1)
+    return True
+
+
+def kill_children() -> None:
+    """SIGKILL every :class:`ServerProcess` child still running (for an exit that skips ``__exit__``)."""
+    for proc in list(_LIVE):
+        with contextlib.suppress(OSError):
+            proc.kill()
 
 
 class ServerProcess:
@@ -64,7 +102,7 @@ class ServerProcess:
         return self._proc.pid
 
     def __enter__(self) -> ServerProcess:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
         env[TOKEN_ENV] = self.token  # ours, whatever the user exported for their own server
         # A file, not a pipe: nobody reads the child's stderr during a run, and a full pipe would
         # freeze the server at its first ~64 KiB of warnings.
@@ -77,6 +115,7 @@ class ServerProcess:
                  *self.extra_args],
                 env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, pass_fds=(ready_w,),
             )
+            _LIVE.add(self._proc)
         except BaseException:
             os.close(ready_r)
             raise
@@ -129,6 +168,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        _LIVE.discard(self._proc)
         self._stderr.close()
 
     def stderr(self) -> str:

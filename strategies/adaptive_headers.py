@@ -15,7 +15,11 @@
      none are left, nothing is sent until the reset (a server's ``remaining: 0`` closes the gate like
      ``Retry-After``; a zero reached only by subtracting our in-flight requests is a guess that the
      next answer replaces);
-   - no usable header (none sent, or malformed): no header pace, the floor alone.
+   - no usable header (none sent, or malformed): no header pace, the floor alone;
+   - no wait taken from a header is longer than ``max_wait_s`` (default
+     :data:`~strategies.ratelimit_headers.DEFAULT_MAX_WAIT_S`, 5 minutes): a longer ``Retry-After`` or
+     reset is cut to it and counted in :attr:`HeaderPacer.capped` (one hostile or buggy answer must not
+     stop the client for days).
 
 A 429 (or a quota 403) is retried per :class:`~strategies.retry_policy.RetryPolicy` with
 ``use_reset``: after the server's ``Retry-After``, else after the reset when nothing remains, else
@@ -38,7 +42,7 @@ from typing import ClassVar
 import httpx
 
 from strategies.base import Job, Jobs, Send, for_each
-from strategies.ratelimit_headers import parse
+from strategies.ratelimit_headers import DEFAULT_MAX_WAIT_S, capped, parse
 from strategies.retry_policy import Retrying, RetryPolicy, call_with_retries
 from strategies.token_bucket import TokenBucket
 
@@ -69,8 +73,13 @@ class HeaderPacer:
         [0.0, 3.0]
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, max_wait_s: float = DEFAULT_MAX_WAIT_S) -> None:
+        if not (math.isfinite(max_wait_s) and max_wait_s > 0):
+            raise ValueError(f"max_wait_s: must be a finite number > 0, got {max_wait_s!r}")
         self.floor = TokenBucket(rate, capacity=1.0)
+        self.max_wait_s = max_wait_s
+        #: Header waits (Retry-After, reset) longer than ``max_wait_s`` that were cut to it.
+        self.capped = 0
         self._lock = asyncio.Lock()
         self._gate = -math.inf  # nothing is sent before this loop time (Retry-After / exhausted quota)
         self._interval = 0.0  # header pace: seconds between sends (0: the floor alone)
@@ -124,7 +133,8 @@ class HeaderPacer:
             return
         now = asyncio.get_running_loop().time()
         before = self._due()
-        info = parse(response.headers)
+        info, cut = capped(parse(response.headers), self.max_wait_s)
+        self.capped += cut
         if info.retry_after_s is not None:
             self._gate = max(self._gate, now + info.retry_after_s)
         # The pace is replaced by every answer; the gate only ever moves later (the server's word).
@@ -161,9 +171,11 @@ class AdaptiveHeaders(Retrying):
     description = ("paces by rate-limit headers (remaining spread over the reset, Retry-After wins) "
                    "with a token bucket at r as the floor; retries 429 after the indicated delay")
     policy: ClassVar[RetryPolicy] = RetryPolicy(use_reset=True)
+    #: The longest wait taken from one header (see :class:`HeaderPacer`); subclass to change it.
+    max_wait_s: ClassVar[float] = DEFAULT_MAX_WAIT_S
 
     async def run(self, jobs: Jobs, send: Send) -> None:
-        pacer = HeaderPacer(self.quota.rate)
+        pacer = HeaderPacer(self.quota.rate, self.max_wait_s)
 
         async def one(job: Job) -> None:
             await call_with_retries(lambda: pacer.send(send, job), self.policy, self.rng)

@@ -50,7 +50,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-__all__ = ["EPOCH_MS_THRESHOLD", "EPOCH_THRESHOLD", "MAX_DELAY_S", "RateLimitInfo", "parse"]
+__all__ = ["DEFAULT_MAX_WAIT_S", "EPOCH_MS_THRESHOLD", "EPOCH_THRESHOLD", "MAX_DELAY_S", "RateLimitInfo", "capped",
+           "parse"]
 
 #: Numbers above this (2001-09-09 as a UTC epoch; 31 years as a delay) are epoch seconds.
 EPOCH_THRESHOLD = 1e9
@@ -58,6 +59,9 @@ EPOCH_THRESHOLD = 1e9
 EPOCH_MS_THRESHOLD = 1e11
 #: Delays beyond this (400 days: longer than any monthly quota) are nonsense and ignored.
 MAX_DELAY_S = 400 * 86_400.0
+#: The longest wait a client takes from one header by default (:func:`capped`): a plausible value can
+#: still be hostile or a bug — one 200 saying "Retry-After: 30000000" must not stop a client for a year.
+DEFAULT_MAX_WAIT_S = 300.0
 
 # ASCII only: ``\d`` would accept other scripts' digits, which int()/float() happily convert.
 _INT = re.compile(r"[0-9]{1,18}")
@@ -367,3 +371,21 @@ policy_window_s=None, dialect=None)
             return RateLimitInfo(info.limit, info.remaining, info.reset_after_s, retry_after,
                                  info.policy_window_s, info.dialect)
     return RateLimitInfo(retry_after_s=retry_after)
+
+
+def capped(info: RateLimitInfo, max_wait_s: float = DEFAULT_MAX_WAIT_S) -> tuple[RateLimitInfo, int]:
+    """``info`` with ``retry_after_s`` and ``reset_after_s`` cut to ``max_wait_s``; and how many were cut.
+
+        >>> capped(RateLimitInfo(remaining=0, reset_after_s=34_560_000.0, retry_after_s=5.0), 300.0)
+        (RateLimitInfo(limit=None, remaining=0, reset_after_s=300.0, retry_after_s=5.0, policy_window_s=None, \
+dialect=None), 1)
+    """
+    cut = 0
+    retry, reset = info.retry_after_s, info.reset_after_s
+    if retry is not None and retry > max_wait_s:
+        retry, cut = max_wait_s, cut + 1
+    if reset is not None and reset > max_wait_s:
+        reset, cut = max_wait_s, cut + 1
+    if not cut:
+        return info, 0
+    return RateLimitInfo(info.limit, info.remaining, reset, retry, info.policy_window_s, info.dialect), cut

@@ -80,11 +80,40 @@ def resolve(name: str) -> type[Strategy]:
     raise UnknownStrategy(f"unknown strategy {name!r} (known: {', '.join(names())})")
 
 
+def check_name(cls: type[Strategy], given: str) -> str:
+    """``cls.name``, which must be a non-empty string: it keys every row of the results."""
+    name = cls.__dict__.get("name", getattr(cls, "name", None))
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownStrategy(f"strategy {given!r}: its class attribute 'name' must be a non-empty string, "
+                              f"got {name!r}")
+    return name
+
+
 def parse_list(spec: str) -> list[str]:
-    """``"all"`` or a comma-separated list; every name is checked before anything runs."""
+    """``"all"`` or a comma-separated list; every name is checked before anything runs.
+
+    Each strategy must appear once and have a name of its own: the results key rows by name, so a
+    second entry, or a plug-in named like a built-in, would be merged into one row as if it were a
+    repeat (use ``--repeat`` for repeats).
+
+        >>> parse_list("unlimited, unlimited")
+        Traceback (most recent call last):
+        ...
+        strategies.registry.UnknownStrategy: strategy 'unlimited' is listed twice (use --repeat N for repeats)
+    """
     wanted = names() if spec.strip() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
     if not wanted:
         raise UnknownStrategy("no strategies given")
+    seen: dict[str, str] = {}
     for n in wanted:
-        resolve(n)
+        if n in seen.values():
+            raise UnknownStrategy(f"strategy {n!r} is listed twice (use --repeat N for repeats)")
+        name = check_name(resolve(n), n)
+        if name in seen:
+            raise UnknownStrategy(f"strategies {seen[name]!r} and {n!r} are both named {name!r}: their runs "
+                                  "would be merged into one row; give your class a name of its own")
+        if name in BUILTIN and n != name and BUILTIN[name] != n:
+            raise UnknownStrategy(f"strategy {n!r} is named {name!r}, like the built-in {BUILTIN[name]!r}: "
+                                  "give your class a name of its own")
+        seen[name] = n
     return wanted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,28 +137,21 @@ def test_malformed_scenario_names_the_key(tmp_path: Path, capsys: pytest.Capture
     assert "server.quota[0].limit" in capsys.readouterr().err
 
 
-def test_interrupted_run_is_kept_and_marked(tmp_path: Path, scenario_file: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import runner
-
-    calls = 0
-    real = runner.run_one
-
-    async def flaky(*a, **k):  # type: ignore[no-untyped-def]
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise KeyboardInterrupt
-        return await real(*a, **k)
-
-    monkeypatch.setattr("bench.cli.run_one", flaky)
+def test_interrupted_run_is_kept_and_marked(tmp_path: Path, scenario_file: Path) -> None:
+    # A SIGINT (the user's Ctrl-C) during the second strategy: the first is kept whole, the second as
+    # the partial run it was (three attempts), marked interrupted; today the second was thrown away.
     out = tmp_path / "o"
-    assert main(["run", "--scenario", str(scenario_file), "--strategies", "unlimited,token-bucket",
+    assert main(["run", "--scenario", str(scenario_file), "--strategies",
+                 "unlimited,tests.bench.hostile_strategies:SignalsSelf,token-bucket",
                  "--clock", "virtual", "--out", str(out)]) == 1
     (run_dir,) = run_dirs(out)
     assert (run_dir / results.INCOMPLETE).exists()
     doc = results.load(run_dir)
-    assert doc["complete"] is False and [r["strategy"] for r in doc["runs"]] == ["unlimited"]
+    assert doc["complete"] is False
+    assert [(r["strategy"], r["status"]) for r in doc["runs"]] == [("unlimited", "ok"),
+                                                                  ("signals-self", "interrupted")]
+    assert doc["runs"][1]["metrics"]["attempts"] == 3
+    assert len(results.read_requests(run_dir / "requests.csv")[("signals-self", 0)]) == 3
     assert "INCOMPLETE" in (run_dir / "report.md").read_text()
 
 
@@ -233,6 +227,90 @@ def test_sigterm_keeps_the_partial_run_and_stops_the_server(tmp_path: Path) -> N
     assert "INCOMPLETE" in err
     (run_dir,) = run_dirs(out)
     assert (run_dir / results.INCOMPLETE).exists()
-    assert results.load(run_dir)["complete"] is False
+    doc = results.load(run_dir)
+    assert doc["complete"] is False
+    # The run in progress is kept as what it was: partial, marked, with the server's arrivals joined.
+    (partial,) = doc["runs"]
+    assert (partial["strategy"], partial["status"]) == ("token-bucket", "interrupted")
+    assert partial["metrics"]["attempts"] >= 3 and partial["arrivals"] >= 3
     with pytest.raises(ProcessLookupError):  # the server child was stopped by its PID, not orphaned
         os.kill(server[0], 0)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the strategy never started"
+        time.sleep(0.05)
+
+
+def test_a_second_signal_exits_1_at_once_without_a_traceback(tmp_path: Path, scenario_file: Path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    from tests.bench.hostile_strategies import READY_ENV
+
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--scenario", str(scenario_file), "--strategies",
+                             "tests.bench.hostile_strategies:Sleeper", "--clock", "virtual", "--out",
+                             str(tmp_path / "o")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, READY_ENV: str(ready)})
+    try:
+        _wait_for(ready, proc)
+        proc.send_signal(signal.SIGINT)  # the loop is blocked: the watchdog waits join_s (2 s) for it
+        time.sleep(0.5)
+        t = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - t < 1.5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    assert "second signal" in err and "Traceback" not in err
+
+
+@pytest.mark.realserver
+def test_the_mock_server_dies_with_a_sigkilled_runner(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    slow = tmp_path / "slow.toml"
+    slow.write_text(SCENARIO.replace("jobs = 12", "jobs = 60"))
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--scenario", str(slow), "--strategies",
+                             "token-bucket", "--out", str(tmp_path / "o")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        server: list[int] = []
+        while not server and time.monotonic() < deadline:
+            server = _children(proc.pid, "mock_server")
+            time.sleep(0.1)
+        assert server, "the mock server never started"
+        proc.send_signal(signal.SIGKILL)  # no handler, no finally: only the kernel can stop the child now
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(server[0], 0)
+            except ProcessLookupError:
+                break
+            # A killed child that is not ours stays a zombie only until init reaps it.
+            with open(f"/proc/{server[0]}/stat") as f:
+                if f.read().split()[2] == "Z":
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the mock server outlived its SIGKILLed runner")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

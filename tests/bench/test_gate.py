@@ -43,7 +43,7 @@ def write_run(path: Path, runs: list[tuple[str, dict[str, Any]]], *, scenario: s
                         "error": None if st == "ok" else "did not finish within 30 s", "wall_s": 0.1, "metrics": m})
     quota = [dict(TIERS[0], limit=limit)]
     doc = {"schema_version": results.SCHEMA_VERSION, "complete": complete,
-           "meta": {"clock": clock, "scenario": {"name": scenario},
+           "meta": {"clock": clock, "transport": "asgi", "repeat": 1, "scenario": {"name": scenario},
                     "resolved": {"name": scenario, "server": {"quota": quota}}},
            "runs": entries}
     (path / "results.json").write_text(json.dumps(doc))

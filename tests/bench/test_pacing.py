@@ -21,7 +21,8 @@ def run_dir(parent: Path, name: str, rate: float | None, achieved: list[float], 
                      "send_lag": {"count": 10, "p50_ms": 0.1, "p99_ms": 0.2, "max_ms": 0.3}, "transit": None,
                      "transit_judged": True, "bound_ms": 5.0, "harness_limited": False}}
         for k, a in enumerate(achieved)]
-    meta = {"transport": "http+aiohttp", "platform": "Linux-x", "cpus": 2, "python": "3.11.7",
+    meta = {"transport": "http+aiohttp", "platform": "Linux-x", "cpus": 2, "python": "3.11.7", "clock": "real",
+            "repeat": len(achieved), "scenario": {"name": name},
             "resolved": {"workload": {"jobs": 10, "release": "rate" if rate else "batch", "rate": rate}}}
     doc = {"schema_version": results.SCHEMA_VERSION, "complete": True, "meta": meta, "runs": runs}
     (d / "results.json").write_text(json.dumps(doc))

@@ -153,3 +153,30 @@ def test_a_quota_cut_below_the_declared_rate_is_followed() -> None:
     assert (floor.throttled, floor.completion) == (45, 0.55)
     assert (adaptive.throttled, adaptive.completion) == (0, 1.0)
     assert adaptive.duration_s == pytest.approx(28.229318)
+
+
+def test_a_wait_of_400_days_from_one_200_is_capped_and_counted() -> None:
+    import asyncio as _asyncio
+
+    import httpx as _httpx
+
+    from bench.clock import run as _run
+    from strategies.adaptive_headers import HeaderPacer as _Pacer
+    from strategies.base import Job as _Job
+
+    async def demo() -> tuple[list[float], int]:
+        pacer, loop, sent = _Pacer(rate=100, max_wait_s=120.0), _asyncio.get_running_loop(), []
+
+        async def send(job: _Job) -> _httpx.Response:
+            sent.append(loop.time())
+            # 399 days, both as Retry-After and as a reset with nothing left: plausible to the parser.
+            return _httpx.Response(200, headers={"retry-after": str(399 * 86_400), "x-ratelimit-remaining": "0",
+                                                 "x-ratelimit-reset": str(399 * 86_400)})
+
+        for i in range(2):
+            await pacer.send(send, _Job(i))
+        return sent, pacer.capped
+
+    sent, capped = _run(demo())
+    assert sent == [0.0, 120.0]  # today: the second send waits 399 days
+    assert capped == 4  # two answers, each with two hints cut
