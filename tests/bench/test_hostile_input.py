@@ -31,7 +31,8 @@ def run(tmp_path: Path, scenario_file: Path, strategies: str) -> int:
 @pytest.mark.parametrize("window", [1e-9, 1e-10, 0.0005])
 def test_a_window_below_the_harness_resolution_is_refused(window: float) -> None:
     data = {"server": {"quota": [{"limit": 3, "window_s": window}]}, "workload": {"jobs": 5}}
-    with pytest.raises(scenarios.ScenarioError, match=r"server\.quota\[0\]\.window_s: must be (>= 0\.001|at least 1 µs)"):
+    message = r"server\.quota\[0\]\.window_s: must be (>= 0\.001|at least 1 µs)"
+    with pytest.raises(scenarios.ScenarioError, match=message):
         scenarios.from_dict(data, "w")
     declared = {"server": {}, "declared": {"quota": [{"limit": 3, "window_s": window}]}, "workload": {"jobs": 5}}
     with pytest.raises(scenarios.ScenarioError, match=r"declared\.quota\[0\]\.window_s"):
