@@ -14,11 +14,11 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import report, results, scenarios
+from bench import netmodel, report, results, scenarios
 from bench.records import Arrival
-from bench.runner import RunResult, run_one
+from bench.runner import RunResult, run_one, run_virtual
 from bench.scenarios import Scenario, ScenarioError
-from bench.transport import AsgiServer, RealServer, Server, ServerError
+from bench.transport import RealServer, Server, ServerError
 from strategies import registry
 from strategies.base import Tier
 from strategies.registry import UnknownStrategy
@@ -71,15 +71,13 @@ def write_report(run_dir: Path) -> str:
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
-             on_result: Callable[[RunResult], None]) -> None:
+             on_result: Callable[[RunResult], None], profile: netmodel.Profile | None = None) -> None:
     classes = [registry.resolve(n) for n in names]
     if clock == "virtual":
-        from bench import clock as vclock
-
         for cls in classes:
             for k in range(repeat):
                 # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
-                on_result(vclock.run(run_one(cls, scenario, AsgiServer(), k)))
+                on_result(run_virtual(cls, scenario, k, profile))
         return
 
     async def all_runs(server: Server) -> None:
@@ -99,6 +97,11 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
+    profile_spec = args.profile or scenario.profile
+    try:
+        profile = netmodel.load_profile(profile_spec) if args.clock == "virtual" else None
+    except netmodel.ProfileError as e:
+        raise UsageError(f"--profile: {e}" if args.profile else f"virtual.profile: {e}") from None
 
     try:
         run_dir = results.new_run_dir(Path(args.out), scenario.name)
@@ -108,7 +111,8 @@ def _run(args: argparse.Namespace) -> int:
     writer = results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
-                                                      strategies=list(names), repeat=args.repeat))
+                                                      strategies=list(names), repeat=args.repeat)
+                                  | _netmodel_meta(args.clock, profile_spec, profile, scenario, args.repeat))
     total = len(names) * args.repeat
     print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
           f"{args.clock} clock → {run_dir}", file=sys.stderr)
@@ -121,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
 
     complete = False
     try:
-        _execute(scenario, names, args.repeat, args.clock, on_result)
+        _execute(scenario, names, args.repeat, args.clock, on_result, profile)
         complete = True
     except KeyboardInterrupt:
         print("interrupted: keeping the partial run, marked INCOMPLETE", file=sys.stderr)
@@ -133,6 +137,25 @@ def _run(args: argparse.Namespace) -> int:
     print(table)
     print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"))
     return 0 if complete else 1
+
+
+def _netmodel_meta(clock: str, spec: str, profile: netmodel.Profile | None, scenario: Scenario,
+                   repeat: int) -> dict[str, object]:
+    """results.json meta: which network/timer model a virtual run used, and each repeat's seed."""
+    if clock != "virtual":
+        return {}
+    return {"netmodel": {"profile": spec if profile is None else profile.describe(),
+                         "seeds": [netmodel.seed_for(scenario.name, k, scenario.seed) for k in range(repeat)]}}
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from bench import calibrate
+
+    try:
+        return calibrate.main(args.out, quick=args.quick)
+    except ServerError as e:
+        print(f"ratebench: {e}", file=sys.stderr)
+        return 1
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -159,7 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", choices=("real", "virtual"), default="real",
                    help="real: uvicorn over 127.0.0.1; virtual: in-process ASGI under virtual time")
     p.add_argument("--out", default="results", help="parent directory; each run gets a new subdirectory")
+    p.add_argument("--profile", default=None, metavar="NAME|FILE|none",
+                   help="virtual clock: network/timer profile (default: the scenario's, else the shipped "
+                        "'default'); 'none' = schedule only, no delays or late timers")
     p.set_defaults(func=_run)
+    p = sub.add_parser("calibrate", help="measure this machine's delays and timer lateness into a profile")
+    p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")
+    p.add_argument("--quick", action="store_true", help="a fifth of the samples (a smoke test, not a profile)")
+    p.set_defaults(func=_calibrate)
     p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)

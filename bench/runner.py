@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from bench import metrics
+from bench import clock, metrics, netmodel
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
-from bench.transport import Server
+from bench.transport import AsgiServer, Server
 from mock_server import policies
 from strategies.base import Job, Strategy, Tier
 
@@ -139,6 +139,14 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         rejected={429, scenario.server.headers.reject_status},
     )
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s)
+
+
+def run_virtual(strategy_cls: type[Strategy], scenario: Scenario, repeat: int = 0,
+                profile: netmodel.Profile | None = None) -> RunResult:
+    """One run in virtual time on a fresh loop and in-process server; with ``profile``, delays and
+    timer lateness drawn from it, seeded by :func:`bench.netmodel.seed_for` (scenario, repeat)."""
+    model = netmodel.RunModel.build(profile, netmodel.seed_for(scenario.name, repeat, scenario.seed))
+    return clock.run(run_one(strategy_cls, scenario, AsgiServer(model.net), repeat), timers=model.timers)
 
 
 def _describe(e: BaseException) -> str:

@@ -17,6 +17,9 @@ limits::
     [client]
     concurrency = 20
     timeout_s = 60
+    [virtual]              # only for --clock virtual (bench.netmodel)
+    profile = "default"    # measured delays + timer lateness; "none" = schedule only; or a .json path
+    seed = 0               # mixed with the scenario name and the repeat index
 
 >>> load("default").workload.jobs
 200
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import netmodel
 from mock_server.config import ConfigError, ServerConfig, Table
 from strategies.base import Quota, Tier
 
@@ -70,6 +74,8 @@ class Scenario:
     workload: Workload
     timeout_s: float
     source: dict[str, Any]  # the parsed TOML, kept whole for results.json meta
+    profile: str = "default"  # virtual mode's network/timer profile (bench.netmodel), or "none"
+    seed: int = 0  # virtual mode: mixed with the name and the repeat index into each run's seed
 
     @property
     def latency_s(self) -> float:
@@ -84,6 +90,7 @@ class Scenario:
                          "concurrency": self.declared.concurrency},
             "workload": {"jobs": self.workload.jobs, "release": self.workload.release, "rate": self.workload.rate},
             "timeout_s": self.timeout_s,
+            "virtual": {"profile": self.profile, "seed": self.seed},
         }
 
 
@@ -96,7 +103,7 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
 
 
 def _parse(data: Mapping[str, Any], name: str) -> Scenario:
-    top = Table(data, "", ("name", "description", "server", "declared", "workload", "client"))
+    top = Table(data, "", ("name", "description", "server", "declared", "workload", "client", "virtual"))
     server = ServerConfig.from_dict(data.get("server", {}))
     if not server.log.enabled:
         raise ScenarioError("server.log.enabled: must be true for a benchmark (burst metrics come from the "
@@ -122,7 +129,17 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
                       else server.quota)
     declared = Quota(tuple(Tier(q.limit, q.window_s) for q in declared_tiers), concurrency)
 
+    virtual = top.table("virtual", ("profile", "seed"))
+    profile = virtual.string("profile", netmodel.DEFAULT, nonempty=True)
+    try:
+        netmodel.load_profile(profile)
+    except netmodel.ProfileError as e:
+        raise ScenarioError(f"virtual.profile: {e}") from None
+    seed = virtual.integer("seed", 0, minimum=0)
+
     return Scenario(
+        profile=profile,
+        seed=seed,
         name=name,
         description=top.string("description", ""),
         server=server,

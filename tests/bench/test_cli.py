@@ -133,7 +133,7 @@ def test_interrupted_run_is_kept_and_marked(tmp_path: Path, scenario_file: Path,
             raise KeyboardInterrupt
         return await real(*a, **k)
 
-    monkeypatch.setattr("bench.cli.run_one", flaky)
+    monkeypatch.setattr("bench.runner.run_one", flaky)  # what run_virtual calls
     out = tmp_path / "o"
     assert main(["run", "--scenario", str(scenario_file), "--strategies", "unlimited,token-bucket",
                  "--clock", "virtual", "--out", str(out)]) == 1

@@ -1,0 +1,218 @@
+"""``python -m bench calibrate``: measure this machine's delays and timer lateness into a profile.
+
+Three measurements, all with what a real run uses (the runner's ``send`` and ``RealServer.client()``
+against the mock server in a child process, and a plain asyncio loop):
+
+1. **Delays.** A probe "strategy" sends requests one at a time, then in bursts of 4, 16 and 64, to a
+   server with no quota and zero latency. Per attempt: ``arrival_s − sent_s`` (client → server) and
+   ``done_s − arrival_s`` (server → client), grouped by how many attempts the client had in flight
+   when it sent (``LEVELS``).
+2. **Timers.** ``loop.call_at`` at ``k`` ms + ``u`` (``u`` in 0.1–0.9 ms) after now, on an idle loop;
+   the lateness is the time the callback ran minus the due time. The selector sleeps whole
+   milliseconds rounded up (epoll), so the *slack* — how much later than ``(k + 1)`` ms after arming
+   the callback ran — is what the virtual loop adds (``bench.netmodel.TimerModel``).
+3. **Check.** ``TokenBucket(1000, capacity=1)``'s real rate (``bench.timer_rate``), kept in the profile
+   so a test can hold the virtual figure to it.
+
+The profile is JSON (``bench.netmodel.FORMAT``, version ``VERSION``) of 101-point quantile tables in
+integer microseconds. Bounded: about 15–30 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import selectors
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bench import netmodel, scenarios, timer_rate
+from bench.records import Attempt
+from bench.runner import run_one
+from bench.transport import RealServer
+from strategies.base import Jobs, Send, Strategy
+
+__all__ = ["LEVELS", "calibrate", "in_flight_at_send", "main"]
+
+#: Load levels (attempts in flight at send, itself included) that get their own delay tables.
+LEVELS = (1, 4, 16)
+#: Probe plan: (burst size, bursts); sizes above the last level fill the last table.
+PLAN = ((1, 300), (4, 60), (16, 25), (64, 8))
+PAUSE_S = 0.01
+TIMER_SAMPLES = 2000
+TIMER_WHOLE_MS = (0, 1, 2, 4)
+
+
+class _Probe(Strategy):
+    """Sends the calibration plan: sequentially, then in bursts, waiting for each burst to finish."""
+
+    name = "calibration-probe"
+    description = "calibration: single requests, then bursts of 4, 16 and 64"
+    plan: ClassVar[tuple[tuple[int, int], ...]] = PLAN
+
+    async def run(self, jobs: Jobs, send: Send) -> None:
+        pending = [j async for j in jobs]
+        for size, count in self.plan:
+            for _ in range(count):
+                batch, pending = pending[:size], pending[size:]
+                if not batch:
+                    return
+                await asyncio.gather(*(send(j) for j in batch))
+                await asyncio.sleep(PAUSE_S)
+
+
+def _jobs(plan: Sequence[tuple[int, int]]) -> int:
+    return sum(size * count for size, count in plan)
+
+
+def in_flight_at_send(attempts: Sequence[Attempt]) -> list[int]:
+    """For each attempt, how many attempts were open at its ``sent_s`` (itself included).
+
+        >>> a = [Attempt(0, 1, 0.0, 0.0, None, 1.0, 200), Attempt(1, 1, 0.0, 0.5, None, 0.7, 200),
+        ...      Attempt(2, 1, 0.0, 1.0, None, 1.2, 200)]
+        >>> in_flight_at_send(a)
+        [1, 2, 1]
+    """
+    return [sum(1 for b in attempts if b.sent_s <= a.sent_s < b.done_s) for a in attempts]
+
+
+def _level_tables(samples: Sequence[tuple[int, float]]) -> dict[str, Any]:
+    groups: list[list[float]] = [[] for _ in range(len(LEVELS) + 1)]
+    for load, value in samples:
+        i = next((k for k, top in enumerate(LEVELS) if load <= top), len(LEVELS))
+        groups[i].append(value)
+    # A level without samples borrows the nearest lower one (the probe plan fills all of them).
+    for i, g in enumerate(groups):
+        if not g:
+            groups[i] = groups[i - 1] if i else next(x for x in groups if x)
+    return {"levels": list(LEVELS), "counts": [len(g) for g in groups],
+            "quantiles_us": [list(netmodel.Quantiles.of(g).us) for g in groups]}
+
+
+async def _delays(server: RealServer, plan: Sequence[tuple[int, int]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    class Probe(_Probe):
+        pass
+
+    Probe.plan = tuple(plan)
+    scenario = scenarios.from_dict({"server": {"latency_ms": 0}, "workload": {"jobs": _jobs(plan)},
+                                    "client": {"concurrency": 1000, "timeout_s": 120}}, "calibrate")
+    result = await run_one(Probe, scenario, server)
+    if result.status != "ok":
+        raise RuntimeError(f"calibration probe did not finish: {result.status} {result.error}")
+    joined = [a for a in result.attempts if a.arrival_s is not None and a.status == 200]
+    if len(joined) < len(result.attempts) * 0.99:
+        raise RuntimeError(f"calibration: only {len(joined)} of {len(result.attempts)} attempts joined the log")
+    loads = in_flight_at_send(joined)
+    send = [(n, a.arrival_s - a.sent_s) for n, a in zip(loads, joined, strict=True) if a.arrival_s is not None]
+    resp = [(n, a.done_s - a.arrival_s) for n, a in zip(loads, joined, strict=True) if a.arrival_s is not None]
+    return _level_tables(send), _level_tables(resp)
+
+
+def granularity_us() -> int:
+    """The default selector's sleep unit: epoll and poll take whole milliseconds (CPython rounds up),
+    select takes microseconds, kqueue nanoseconds."""
+    name = selectors.DefaultSelector.__name__
+    return {"EpollSelector": 1000, "PollSelector": 1000, "DevpollSelector": 1000, "SelectSelector": 1}.get(name, 0)
+
+
+def _stamp(fut: asyncio.Future[float], loop: asyncio.AbstractEventLoop) -> None:
+    fut.set_result(loop.time())
+
+
+async def _timers(samples: int, gran_us: int, seed: int) -> tuple[list[float], list[float]]:
+    """(lateness_s, slack_s) per timer on this (idle) loop."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(seed)
+    lateness, slack = [], []
+    for _ in range(samples):
+        whole_ms = rng.choice(TIMER_WHOLE_MS)
+        delay = whole_ms * 1e-3 + rng.uniform(1e-4, 9e-4)
+        fut: asyncio.Future[float] = loop.create_future()
+        armed = loop.time()
+        due = armed + delay
+        loop.call_at(due, _stamp, fut, loop)
+        ran = await fut
+        lateness.append(ran - due)
+        # What the selector was asked to sleep, rounded up to its unit, then the rest is slack.
+        rounded = math.ceil(delay * 1e6 / gran_us) * gran_us / 1e6 if gran_us else delay
+        slack.append(ran - armed - rounded)
+    return lateness, slack
+
+
+async def _measure(server: RealServer, plan: Sequence[tuple[int, int]], timer_samples: int,
+                   seed: int) -> dict[str, Any]:
+    send, response = await _delays(server, plan)
+    gran = granularity_us()
+    lateness, slack = await _timers(timer_samples, gran, seed)
+    negative = sum(1 for s in slack if s < -50e-6) / len(slack)
+    return {"send": send, "response": response,
+            "timer": {"granularity_us": gran, "samples": len(slack),
+                      "slack_us": list(netmodel.Quantiles.of(slack).us),
+                      "lateness_us": list(netmodel.Quantiles.of(lateness).us),
+                      "negative_slack_fraction": round(negative, 4),
+                      "delays": f"k ms + U(0.1, 0.9) ms, k in {list(TIMER_WHOLE_MS)}"}}
+
+
+def calibrate(*, plan: Sequence[tuple[int, int]] = PLAN, timer_samples: int = TIMER_SAMPLES,
+              token_repeats: int = 3, seed: int = 0) -> dict[str, Any]:
+    """Measure and return the profile document (JSON-ready)."""
+    with RealServer() as server:
+        measured = asyncio.run(_measure(server, plan, timer_samples, seed))
+    fractions = [timer_rate.real_fraction(1000, 1000) for _ in range(token_repeats)]
+    return {
+        "format": netmodel.FORMAT,
+        "version": netmodel.VERSION,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
+                    "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
+        "client": "RealServer.client()",
+        "probe": {"plan": [list(p) for p in plan], "pause_s": PAUSE_S, "server_latency_ms": 0},
+        **measured,
+        "checks": {"token_bucket_1000_capacity_1": {"real_fraction": round(statistics.median(fractions), 4),
+                                                     "runs": [round(f, 4) for f in fractions],
+                                                     "tokens": 1000}},
+    }
+
+
+def main(out: str | None, quick: bool = False) -> int:
+    """The ``calibrate`` subcommand: measure, write the profile (never over an existing file), summarise."""
+    path = Path(out) if out else Path("results") / f"profile-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
+    if path.exists():
+        print(f"ratebench: {path} exists; profiles are never overwritten (choose another --out)", file=sys.stderr)
+        return 2
+    plan = tuple((s, max(1, c // 5)) for s, c in PLAN) if quick else PLAN
+    print(f"ratebench: calibrating against the real mock server ({_jobs(plan)} requests, "
+          f"{TIMER_SAMPLES // (5 if quick else 1)} timers) …", file=sys.stderr)
+    doc = calibrate(plan=plan, timer_samples=TIMER_SAMPLES // (5 if quick else 1), token_repeats=1 if quick else 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x") as f:
+        f.write(json.dumps(doc, indent=1) + "\n")
+    profile = netmodel.parse_profile(doc, path.stem, str(path))
+    print(summary(profile))
+    print(f"\nprofile: {path}")
+    return 0
+
+
+def summary(profile: netmodel.Profile) -> str:
+    """Medians and p99 of each table, in ms."""
+    def q(t: netmodel.Quantiles) -> str:
+        return f"p50 {t.at(0.5) / 1000:6.3f}  p90 {t.at(0.9) / 1000:6.3f}  p99 {t.at(0.99) / 1000:6.3f} ms"
+
+    lines = []
+    for name, lv in (("client→server", profile.send), ("server→client", profile.response)):
+        bounds = ["1", *(f"{a + 1}–{b}" for a, b in zip(lv.levels, lv.levels[1:], strict=False)), f">{lv.levels[-1]}"]
+        for label, t in zip(bounds, lv.tables, strict=True):
+            lines.append(f"{name:<14} in flight {label:>6}: {q(t)}")
+    lines.append(f"timer slack (after the {profile.granularity_us} µs-rounded sleep): {q(profile.slack)}")
+    check = profile.checks.get("token_bucket_1000_capacity_1", {})
+    if "real_fraction" in check:
+        lines.append(f"TokenBucket(1000, capacity=1) on a real loop: {check['real_fraction']:.1%} of its rate")
+    return "\n".join(lines)
