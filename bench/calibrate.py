@@ -4,9 +4,10 @@ Three measurements, all with what a real run uses (the runner's ``send`` and ``R
 against the mock server in a child process, and a plain asyncio loop):
 
 1. **Delays.** A probe "strategy" sends requests one at a time, then in bursts of 4, 16 and 64, to a
-   server with no quota and zero latency. Per attempt: ``arrival_s − sent_s`` (client → server) and
-   ``done_s − arrival_s`` (server → client), grouped by how many attempts the client had in flight
-   when it sent (``LEVELS``).
+   server with no quota and zero latency. Per attempt: ``arrival_s − sent_s`` (client → server),
+   grouped by how many attempts were on their way to the server when it was sent, and
+   ``done_s − arrival_s`` (server → client), by how many answers were on their way back when the
+   server answered it (``LEVELS``; both counts include the attempt itself).
 2. **Timers.** ``loop.call_at`` at ``k`` ms + ``u`` (``u`` in 0.1–0.9 ms) after now, on an idle loop;
    the lateness is the time the callback ran minus the due time. The selector sleeps whole
    milliseconds rounded up (epoll), so the *slack* — how much later than ``(k + 1)`` ms after arming
@@ -40,7 +41,7 @@ from bench.runner import run_one
 from bench.transport import RealServer
 from strategies.base import Jobs, Send, Strategy
 
-__all__ = ["LEVELS", "calibrate", "in_flight_at_send", "main"]
+__all__ = ["LEVELS", "calibrate", "main", "receiving_at_answer", "sending_at_send"]
 
 #: Load levels (attempts in flight at send, itself included) that get their own delay tables.
 LEVELS = (1, 4, 16)
@@ -73,15 +74,34 @@ def _jobs(plan: Sequence[tuple[int, int]]) -> int:
     return sum(size * count for size, count in plan)
 
 
-def in_flight_at_send(attempts: Sequence[Attempt]) -> list[int]:
-    """For each attempt, how many attempts were open at its ``sent_s`` (itself included).
+def sending_at_send(attempts: Sequence[Attempt]) -> list[int]:
+    """For each attempt, how many attempts were on their way to the server (sent, not yet arrived)
+    at its ``sent_s``, itself included.
 
-        >>> a = [Attempt(0, 1, 0.0, 0.0, None, 1.0, 200), Attempt(1, 1, 0.0, 0.5, None, 0.7, 200),
-        ...      Attempt(2, 1, 0.0, 1.0, None, 1.2, 200)]
-        >>> in_flight_at_send(a)
+        >>> a = [Attempt(0, 1, 0.0, 0.0, 0.3, 1.0, 200), Attempt(1, 1, 0.0, 0.1, 0.2, 0.7, 200),
+        ...      Attempt(2, 1, 0.0, 0.5, 0.6, 1.2, 200)]
+        >>> sending_at_send(a)
         [1, 2, 1]
     """
-    return [sum(1 for b in attempts if b.sent_s <= a.sent_s < b.done_s) for a in attempts]
+    return [sum(1 for b in attempts if b is a or (b.arrival_s is not None and b.sent_s <= a.sent_s < b.arrival_s))
+            for a in attempts]
+
+
+def receiving_at_answer(attempts: Sequence[Attempt]) -> list[int]:
+    """For each attempt, how many answers were on their way back (arrived, not yet done) when it
+    arrived (a zero-latency server answers at once), itself included.
+
+        >>> a = [Attempt(0, 1, 0.0, 0.0, 0.3, 1.0, 200), Attempt(1, 1, 0.0, 0.1, 0.2, 0.7, 200),
+        ...      Attempt(2, 1, 0.0, 0.5, 0.6, 1.2, 200)]
+        >>> receiving_at_answer(a)
+        [2, 1, 3]
+    """
+    out = []
+    for a in attempts:
+        t = a.arrival_s
+        out.append(sum(1 for b in attempts if b is a or (t is not None and b.arrival_s is not None
+                                                         and b.arrival_s <= t < b.done_s)))
+    return out
 
 
 def _level_tables(samples: Sequence[tuple[int, float]]) -> dict[str, Any]:
@@ -110,9 +130,10 @@ async def _delays(server: RealServer, plan: Sequence[tuple[int, int]]) -> tuple[
     joined = [a for a in result.attempts if a.arrival_s is not None and a.status == 200]
     if len(joined) < len(result.attempts) * 0.99:
         raise RuntimeError(f"calibration: only {len(joined)} of {len(result.attempts)} attempts joined the log")
-    loads = in_flight_at_send(joined)
-    send = [(n, a.arrival_s - a.sent_s) for n, a in zip(loads, joined, strict=True) if a.arrival_s is not None]
-    resp = [(n, a.done_s - a.arrival_s) for n, a in zip(loads, joined, strict=True) if a.arrival_s is not None]
+    send = [(n, a.arrival_s - a.sent_s) for n, a in zip(sending_at_send(joined), joined, strict=True)
+            if a.arrival_s is not None]
+    resp = [(n, a.done_s - a.arrival_s) for n, a in zip(receiving_at_answer(joined), joined, strict=True)
+            if a.arrival_s is not None]
     return _level_tables(send), _level_tables(resp)
 
 
@@ -210,7 +231,7 @@ def summary(profile: netmodel.Profile) -> str:
     for name, lv in (("client→server", profile.send), ("server→client", profile.response)):
         bounds = ["1", *(f"{a + 1}–{b}" for a, b in zip(lv.levels, lv.levels[1:], strict=False)), f">{lv.levels[-1]}"]
         for label, t in zip(bounds, lv.tables, strict=True):
-            lines.append(f"{name:<14} in flight {label:>6}: {q(t)}")
+            lines.append(f"{name:<14} {label:>6} in this leg: {q(t)}")
     lines.append(f"timer slack (after the {profile.granularity_us} µs-rounded sleep): {q(profile.slack)}")
     check = profile.checks.get("token_bucket_1000_capacity_1", {})
     if "real_fraction" in check:

@@ -5,10 +5,11 @@ it is sent and every timer fires on time, so a limiter that releases exactly at 
 crosses it. Over a real socket it does (DESIGN §8). A :class:`Profile` holds what
 ``python -m bench calibrate`` measured on a real machine, as quantile tables:
 
-- ``send``: ``arrival_s − sent_s`` per attempt (client → server), by how many requests the client had
-  in flight when it sent (the client serialises its sends, so a burst's last request arrives later);
+- ``send``: ``arrival_s − sent_s`` per attempt (client → server), by how many attempts were on their
+  way to the server when it was sent, itself included (the client serialises its sends, so a burst's
+  last request arrives later; a lone request sent while others wait for their answers does not);
 - ``response``: ``done_s − arrival_s`` with a zero-latency server (server → client, and the client's
-  handling of the response), by the same load levels;
+  handling of the response), by how many answers were on their way back at once;
 - ``timer.slack``: how much later than the selector's whole-millisecond sleep a timer's callback ran.
   A real asyncio loop on Linux sleeps in ``epoll_wait`` in whole milliseconds rounded up
   (``selectors.EpollSelector``), then the kernel and the loop add a little: the virtual loop does the
@@ -112,8 +113,8 @@ class Quantiles:
 
 @dataclass(frozen=True)
 class Leveled:
-    """One table per client load level: ``levels[i]`` is the largest in-flight count table ``i``
-    covers; the last table covers everything above."""
+    """One table per load level: ``levels[i]`` is the largest count of attempts in the same leg that
+    table ``i`` covers; the last table covers everything above."""
 
     levels: tuple[int, ...]
     tables: tuple[Quantiles, ...]
@@ -260,13 +261,15 @@ class NetModel:
         self.profile = profile
         self._rng = rng
 
-    def request_delay(self, in_flight: int) -> float:
-        """Seconds from send to arrival for an attempt sent with ``in_flight`` attempts open (itself included)."""
-        return self.profile.send.for_load(in_flight).at(self._rng.random()) / 1e6
+    def request_delay(self, sending: int) -> float:
+        """Seconds from send to arrival for an attempt sent while ``sending`` attempts (itself included)
+        are on their way to the server."""
+        return self.profile.send.for_load(sending).at(self._rng.random()) / 1e6
 
-    def response_delay(self, in_flight: int) -> float:
-        """Seconds from the server's answer to the client having it."""
-        return self.profile.response.for_load(in_flight).at(self._rng.random()) / 1e6
+    def response_delay(self, receiving: int) -> float:
+        """Seconds from the server's answer to the client having it, ``receiving`` answers (itself
+        included) on their way back."""
+        return self.profile.response.for_load(receiving).at(self._rng.random()) / 1e6
 
 
 @dataclass(frozen=True)
@@ -276,11 +279,16 @@ class RunModel:
     seed: int
     timers: TimerModel | None
     net: NetModel | None
+    #: Where the virtual clock starts. A real run starts at an arbitrary phase of the server's
+    #: clock-aligned windows (``floor(now / W)``); a modelled virtual run at a seeded one (whole µs within
+    #: an hour), a schedule-only run at 0.
+    start_s: float = 0.0
 
     @classmethod
     def build(cls, profile: Profile | None, seed: int) -> RunModel:
         if profile is None:
             return cls(seed, None, None)
-        # Two streams: how many timers a strategy sets must not shift the network's draws.
+        # Separate streams: how many timers a strategy sets must not shift the network's draws.
         return cls(seed, TimerModel(profile.granularity_us, profile.slack, random.Random(f"{seed}/timer")),
-                   NetModel(profile, random.Random(f"{seed}/net")))
+                   NetModel(profile, random.Random(f"{seed}/net")),
+                   random.Random(f"{seed}/start").randrange(3600 * 10**6) / 1e6)

@@ -146,7 +146,8 @@ def run_virtual(strategy_cls: type[Strategy], scenario: Scenario, repeat: int = 
     """One run in virtual time on a fresh loop and in-process server; with ``profile``, delays and
     timer lateness drawn from it, seeded by :func:`bench.netmodel.seed_for` (scenario, repeat)."""
     model = netmodel.RunModel.build(profile, netmodel.seed_for(scenario.name, repeat, scenario.seed))
-    return clock.run(run_one(strategy_cls, scenario, AsgiServer(model.net), repeat), timers=model.timers)
+    return clock.run(run_one(strategy_cls, scenario, AsgiServer(model.net), repeat), timers=model.timers,
+                     start=model.start_s)
 
 
 def _describe(e: BaseException) -> str:

@@ -86,20 +86,24 @@ class _TimedASGITransport(httpx.ASGITransport):
     def __init__(self, app: ASGIApp, net: NetModel | None = None) -> None:
         super().__init__(app)
         self._net = net
-        self._in_flight = 0
+        # Attempts now in each leg: a burst's later sends queue behind the earlier ones in a real client.
+        self._sending = self._receiving = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._net is None:
             return await self._call(request)
-        self._in_flight += 1
+        self._sending += 1
         try:
-            load = self._in_flight
-            await io_sleep(self._net.request_delay(load))
-            response = await self._call(request)
-            await io_sleep(self._net.response_delay(load))
-            return response
+            await io_sleep(self._net.request_delay(self._sending))
         finally:
-            self._in_flight -= 1
+            self._sending -= 1
+        response = await self._call(request)
+        self._receiving += 1
+        try:
+            await io_sleep(self._net.response_delay(self._receiving))
+        finally:
+            self._receiving -= 1
+        return response
 
     async def _call(self, request: httpx.Request) -> httpx.Response:
         try:
