@@ -3,9 +3,10 @@
 Three measurements, all with what a real run uses (the runner's ``send`` and ``RealServer.client()``
 against the mock server in a child process, and a plain asyncio loop):
 
-1. **Delays.** A probe "strategy" sends requests one at a time, then in bursts of 4, 16 and 64, to a
+1. **Delays.** A probe "strategy" sends requests one at a time, then in bursts of 4 to 128, to a
    server with no quota and zero latency. Per attempt: ``arrival_s − sent_s`` (client → server),
-   grouped by how many attempts were on their way to the server when it was sent, and
+   grouped by how many attempts were on their way to the server when it was sent (a burst's k-th
+   send queues behind k − 1 others: the later, the slower), and
    ``done_s − arrival_s`` (server → client), by how many answers were on their way back when the
    server answered it (``LEVELS``; both counts include the attempt itself).
 2. **Timers.** ``loop.call_at`` at ``k`` ms + ``u`` (``u`` in 0.1–0.9 ms) after now, on an idle loop;
@@ -44,9 +45,10 @@ from strategies.base import Jobs, Send, Strategy
 __all__ = ["LEVELS", "calibrate", "main", "receiving_at_answer", "sending_at_send"]
 
 #: Load levels (attempts in flight at send, itself included) that get their own delay tables.
-LEVELS = (1, 4, 16)
-#: Probe plan: (burst size, bursts); sizes above the last level fill the last table.
-PLAN = ((1, 300), (4, 60), (16, 25), (64, 8))
+LEVELS = (1, 2, 4, 8, 16, 32, 64)
+#: Probe plan: (burst size, bursts). The k-th send of a burst waits behind k − 1 others, so each
+#: level's table holds the sends at that depth; bursts of 128 fill the last table (above 64).
+PLAN = ((1, 300), (4, 50), (16, 20), (64, 8), (128, 3))
 PAUSE_S = 0.01
 TIMER_SAMPLES = 2000
 TIMER_WHOLE_MS = (0, 1, 2, 4)
@@ -56,7 +58,7 @@ class _Probe(Strategy):
     """Sends the calibration plan: sequentially, then in bursts, waiting for each burst to finish."""
 
     name = "calibration-probe"
-    description = "calibration: single requests, then bursts of 4, 16 and 64"
+    description = "calibration: single requests, then bursts of 4 to 128"
     plan: ClassVar[tuple[tuple[int, int], ...]] = PLAN
 
     async def run(self, jobs: Jobs, send: Send) -> None:
@@ -229,7 +231,9 @@ def summary(profile: netmodel.Profile) -> str:
 
     lines = []
     for name, lv in (("client→server", profile.send), ("server→client", profile.response)):
-        bounds = ["1", *(f"{a + 1}–{b}" for a, b in zip(lv.levels, lv.levels[1:], strict=False)), f">{lv.levels[-1]}"]
+        bounds = ["1", *(f"{a + 1}–{b}" if b > a + 1 else str(b) for a, b in zip(lv.levels, lv.levels[1:],
+                                                                                     strict=False)),
+                  f">{lv.levels[-1]}"]
         for label, t in zip(bounds, lv.tables, strict=True):
             lines.append(f"{name:<14} {label:>6} in this leg: {q(t)}")
     lines.append(f"timer slack (after the {profile.granularity_us} µs-rounded sleep): {q(profile.slack)}")

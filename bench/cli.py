@@ -67,7 +67,7 @@ def write_report(run_dir: Path) -> str:
         charts.append("charts/timeline.png")
     (run_dir / "report.md").write_text(report.render_markdown(doc, charts))
     (run_dir / "report.html").write_text(report.render_html(doc, charts))
-    return report.text_table(report.summarise(doc["runs"]))
+    return report.text_table(report.summarise(doc["runs"], doc["meta"]))
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,

@@ -52,8 +52,10 @@ def _median(values: Sequence[Any]) -> Any:
     return statistics.median(present)
 
 
-def summarise(runs: Sequence[dict[str, Any]]) -> list[Row]:
-    """One row per strategy (median over repeats), in rank order."""
+def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None) -> list[Row]:
+    """One row per strategy (median over repeats), in rank order. With the run's ``meta``, a virtual
+    run's rows carry ``not_predictive`` (the reason) where fidelity runs found the strategy's virtual
+    figures disagree with real ones."""
     by: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         by.setdefault(r["strategy"], []).append(r)
@@ -67,9 +69,27 @@ def summarise(runs: Sequence[dict[str, Any]]) -> list[Row]:
         row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) for r in rs)
         rows.append(row)
     rows.sort(key=_rank_key)
+    flagged = virtual_verdicts(meta)[1] if meta else {}
     for i, row in enumerate(rows, 1):
         row["rank"] = i
+        if row["strategy"] in flagged:
+            row["not_predictive"] = flagged[row["strategy"]]
     return rows
+
+
+def virtual_verdicts(meta: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """For a virtual run: a note on the whole run (schedule only) and the strategies whose virtual
+    figures are not predictive of a real run (docs/fidelity.md), with the reason."""
+    if meta.get("clock") != "virtual":
+        return None, {}
+    model = meta.get("netmodel")
+    profile = model.get("profile") if isinstance(model, dict) else None
+    if profile is None or profile == "none":
+        return ("Virtual clock, schedule only (no network delay, no timer lateness): the strategies' schedules, "
+                "not a prediction of a real run."), {}
+    from bench import fidelity
+
+    return None, fidelity.not_predictive(str(meta.get("scenario", {}).get("name", "")))
 
 
 def compliant(run: Row) -> bool:
@@ -95,7 +115,15 @@ def _rank_key(row: Row) -> tuple[Any, ...]:
 
 
 def _cells(row: Row) -> list[str]:
-    return [str(row["rank"]), row["strategy"], *(fmt(row.get(key)) for key, _, fmt in COLUMNS)]
+    name = row["strategy"] + (" †" if row.get("not_predictive") else "")
+    return [str(row["rank"]), name, *(fmt(row.get(key)) for key, _, fmt in COLUMNS)]
+
+
+NOT_PREDICTIVE = "† virtual figures not predictive of a real run (docs/fidelity.md):"
+
+
+def _footnotes(rows: Sequence[Row]) -> list[tuple[str, str]]:
+    return [(r["strategy"], r["not_predictive"]) for r in rows if r.get("not_predictive")]
 
 
 def _headers() -> list[str]:
@@ -118,13 +146,17 @@ def text_table(rows: Sequence[Row]) -> str:
                              enumerate(zip(r, widths, strict=True))).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
+    notes = _footnotes(rows)
+    if notes:
+        out += ["", NOT_PREDICTIVE, *(f"  {s}: {why}" for s, why in notes)]
     return "\n".join(out)
 
 
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"])
+    rows = summarise(doc["runs"], meta)
+    run_note = virtual_verdicts(meta)[0]
     parts = [
         f"# ratebench: {sc.get('name', '?')}",
         "",
@@ -138,9 +170,13 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "then the rest. `burst` = most server arrivals in any window ÷ limit (≤ 1.00 never over); `peak win` and "
         "`first win` = arrivals in the busiest and the first window, per tier; latency from intended send time. "
         "Definitions: docs/metrics.md.",
+        *(["", f"**{run_note}**"] if run_note else []),
         "",
         markdown_table(rows),
     ]
+    notes = _footnotes(rows)
+    if notes:
+        parts += ["", NOT_PREDICTIVE, ""] + [f"- `{s}`: {why}" for s, why in notes]
     errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
     if errors:
         parts += ["", "## Runs that did not finish", ""]
@@ -154,8 +190,10 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     """The same content as :func:`render_markdown`, as one self-contained HTML page (charts linked)."""
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"])
+    rows = summarise(doc["runs"], meta)
     esc = html.escape
+    run_note = virtual_verdicts(meta)[0]
+    notes = "".join(f"<li><code>{esc(s)}</code>: {esc(why)}</li>" for s, why in _footnotes(rows))
     head = "".join(f"<th>{esc(h)}</th>" for h in _headers())
     body = "".join(
         f"<tr class=\"{'ok' if r['compliant'] else 'over'}\">" + "".join(f"<td>{esc(c)}</td>" for c in _cells(r))
@@ -185,7 +223,9 @@ python {esc(meta['python'])} on {esc(meta['platform'])}, git {esc(str(meta['git_
 created {esc(meta['created_utc'])}{incomplete}</p>
 <p>Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), then the
 rest (in red). Definitions: docs/metrics.md.</p>
+{f"<p><b>{esc(run_note)}</b></p>" if run_note else ""}
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{notes}</ul>" if notes else ""}
 {f"<h2>Runs that did not finish</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Charts</h2>{images}" if images else ""}
 </body></html>
