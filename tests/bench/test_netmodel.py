@@ -193,7 +193,28 @@ def test_scenario_chooses_its_profile() -> None:
     base = scenarios.load("default").source
     assert scenarios.from_dict({**base, "virtual": {"profile": "none"}}, "x").profile == "none"
     assert scenarios.load("default").profile == "default"
-    with pytest.raises(scenarios.ScenarioError, match="virtual.profile: unknown profile"):
+    with pytest.raises(scenarios.ScenarioError, match=r"virtual\.profile: unknown profile"):
         scenarios.from_dict({**base, "virtual": {"profile": "nope"}}, "x")
-    with pytest.raises(scenarios.ScenarioError, match="virtual.seed"):
+    with pytest.raises(scenarios.ScenarioError, match=r"virtual\.seed"):
         scenarios.from_dict({**base, "virtual": {"seed": "x"}}, "x")
+
+
+def test_cli_records_profile_and_seeds_and_honours_none(tmp_path: Path) -> None:
+    from bench import results
+    from bench.cli import main
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[server]\nlatency_ms = 10\n[[server.quota]]\nlimit = 5\nwindow_s = 1.0\n'
+                        '[workload]\njobs = 12\n[client]\nconcurrency = 4\n')
+    args = ["run", "--scenario", str(scenario), "--strategies", "pyrate-memory", "--clock", "virtual",
+            "--repeat", "2", "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    assert main([*args, "--profile", "none"]) == 0
+    modelled, schedule = (results.load(p) for p in sorted((tmp_path / "o").iterdir()))
+    profile = netmodel.load_profile("default")
+    assert profile is not None
+    assert modelled["meta"]["netmodel"] == {"profile": profile.describe(),
+                                            "seeds": [netmodel.seed_for("s", 0), netmodel.seed_for("s", 1)]}
+    assert schedule["meta"]["netmodel"]["profile"] == "none"
+    assert all(r["metrics"]["throttled"] == 0 for r in schedule["runs"])
+    assert main([*args, "--profile", "nope"]) == 2
