@@ -9,10 +9,11 @@ against the mock server in a child process, and a plain asyncio loop):
    send queues behind k − 1 others: the later, the slower), and
    ``done_s − arrival_s`` (server → client), by how many answers were on their way back when the
    server answered it (``LEVELS``; both counts include the attempt itself).
-2. **Timers.** ``loop.call_at`` at ``k`` ms + ``u`` (``u`` in 0.1–0.9 ms) after now, on an idle loop;
-   the lateness is the time the callback ran minus the due time. The selector sleeps whole
-   milliseconds rounded up (epoll), so the *slack* — how much later than ``(k + 1)`` ms after arming
-   the callback ran — is what the virtual loop adds (``bench.netmodel.TimerModel``).
+2. **Timers.** ``loop.call_at`` at ``k`` ms + ``u`` (``u`` in 0.1–0.9 ms) after now, on an idle loop,
+   for ``k`` from 0 to 199 (``TIMER_PLAN``); the lateness is the time the callback ran minus the due
+   time. The selector sleeps whole milliseconds rounded up (epoll), so the *slack* — how much later
+   than ``(k + 1)`` ms after arming the callback ran — is what the virtual loop adds
+   (``bench.netmodel.TimerModel``), by the length of the sleep (the kernel's allowance grows with it).
 3. **Check.** ``TokenBucket(1000, capacity=1)``'s real rate (``bench.timer_rate``), kept in the profile
    so a test can hold the virtual figure to it.
 
@@ -50,8 +51,9 @@ LEVELS = (1, 2, 4, 8, 16, 32, 64)
 #: level's table holds the sends at that depth; bursts of 128 fill the last table (above 64).
 PLAN = ((1, 300), (4, 50), (16, 20), (64, 8), (128, 3))
 PAUSE_S = 0.01
-TIMER_SAMPLES = 2000
-TIMER_WHOLE_MS = (0, 1, 2, 4)
+#: Timer plan: (largest rounded sleep in µs of the level, whole ms k to draw from, samples). ~11 s.
+TIMER_PLAN = ((1000, (0,), 400), (2000, (1,), 400), (5000, (2, 3, 4), 300), (20000, tuple(range(5, 20)), 150),
+              (100000, tuple(range(20, 100)), 60), (200000, tuple(range(100, 200)), 20))
 
 
 class _Probe(Strategy):
@@ -106,16 +108,16 @@ def receiving_at_answer(attempts: Sequence[Attempt]) -> list[int]:
     return out
 
 
-def _level_tables(samples: Sequence[tuple[int, float]]) -> dict[str, Any]:
-    groups: list[list[float]] = [[] for _ in range(len(LEVELS) + 1)]
+def _level_tables(samples: Sequence[tuple[int, float]], levels: Sequence[int] = LEVELS) -> dict[str, Any]:
+    groups: list[list[float]] = [[] for _ in range(len(levels) + 1)]
     for load, value in samples:
-        i = next((k for k, top in enumerate(LEVELS) if load <= top), len(LEVELS))
+        i = next((k for k, top in enumerate(levels) if load <= top), len(levels))
         groups[i].append(value)
     # A level without samples borrows the nearest lower one (the probe plan fills all of them).
     for i, g in enumerate(groups):
         if not g:
             groups[i] = groups[i - 1] if i else next(x for x in groups if x)
-    return {"levels": list(LEVELS), "counts": [len(g) for g in groups],
+    return {"levels": list(levels), "counts": [len(g) for g in groups],
             "quantiles_us": [list(netmodel.Quantiles.of(g).us) for g in groups]}
 
 
@@ -125,7 +127,9 @@ async def _delays(server: RealServer, plan: Sequence[tuple[int, int]]) -> tuple[
 
     Probe.plan = tuple(plan)
     scenario = scenarios.from_dict({"server": {"latency_ms": 0}, "workload": {"jobs": _jobs(plan)},
-                                    "client": {"concurrency": 1000, "timeout_s": 120}}, "calibrate")
+                                    "client": {"concurrency": 1000, "timeout_s": 120},
+                                    # A real run: and calibration must work when no valid profile exists yet.
+                                    "virtual": {"profile": "none"}}, "calibrate")
     result = await run_one(Probe, scenario, server)
     if result.status != "ok":
         raise RuntimeError(f"calibration probe did not finish: {result.status} {result.error}")
@@ -150,45 +154,50 @@ def _stamp(fut: asyncio.Future[float], loop: asyncio.AbstractEventLoop) -> None:
     fut.set_result(loop.time())
 
 
-async def _timers(samples: int, gran_us: int, seed: int) -> tuple[list[float], list[float]]:
-    """(lateness_s, slack_s) per timer on this (idle) loop."""
+def timer_delays(rng: random.Random, plan: Sequence[tuple[int, tuple[int, ...], int]] = TIMER_PLAN,
+                 scale: float = 1.0) -> list[float]:
+    """The calibration's timer delays in seconds, level by level (``scale`` < 1: fewer samples)."""
+    return [rng.choice(ks) * 1e-3 + rng.uniform(1e-4, 9e-4)
+            for _, ks, n in plan for _ in range(max(2, round(n * scale)))]
+
+
+async def _timers(delays: Sequence[float], gran_us: int) -> tuple[list[float], list[tuple[int, float]]]:
+    """Lateness (s) per timer, and (rounded sleep in µs, slack in s) per timer, on this (idle) loop."""
     loop = asyncio.get_running_loop()
-    rng = random.Random(seed)
     lateness, slack = [], []
-    for _ in range(samples):
-        whole_ms = rng.choice(TIMER_WHOLE_MS)
-        delay = whole_ms * 1e-3 + rng.uniform(1e-4, 9e-4)
+    for delay in delays:
         fut: asyncio.Future[float] = loop.create_future()
         armed = loop.time()
         due = armed + delay
         loop.call_at(due, _stamp, fut, loop)
         ran = await fut
         lateness.append(ran - due)
-        # What the selector was asked to sleep, rounded up to its unit, then the rest is slack.
-        rounded = math.ceil(delay * 1e6 / gran_us) * gran_us / 1e6 if gran_us else delay
-        slack.append(ran - armed - rounded)
+        # What the selector was asked to sleep, rounded up to its unit; the rest is slack.
+        rounded_us = math.ceil(delay * 1e6 / gran_us) * gran_us if gran_us else round(delay * 1e6)
+        slack.append((rounded_us, ran - armed - rounded_us / 1e6))
     return lateness, slack
 
 
-async def _measure(server: RealServer, plan: Sequence[tuple[int, int]], timer_samples: int,
+async def _measure(server: RealServer, plan: Sequence[tuple[int, int]], timer_scale: float,
                    seed: int) -> dict[str, Any]:
     send, response = await _delays(server, plan)
     gran = granularity_us()
-    lateness, slack = await _timers(timer_samples, gran, seed)
-    negative = sum(1 for s in slack if s < -50e-6) / len(slack)
+    lateness, slack = await _timers(timer_delays(random.Random(seed), scale=timer_scale), gran)
+    negative = sum(1 for _, s in slack if s < -50e-6) / len(slack)
     return {"send": send, "response": response,
             "timer": {"granularity_us": gran, "samples": len(slack),
-                      "slack_us": list(netmodel.Quantiles.of(slack).us),
+                      "slack": _level_tables(slack, tuple(level for level, _, _ in TIMER_PLAN[:-1])),
                       "lateness_us": list(netmodel.Quantiles.of(lateness).us),
                       "negative_slack_fraction": round(negative, 4),
-                      "delays": f"k ms + U(0.1, 0.9) ms, k in {list(TIMER_WHOLE_MS)}"}}
+                      "seed": seed, "scale": timer_scale,
+                      "delays": "k ms + U(0.1, 0.9) ms, k per level: bench.calibrate.TIMER_PLAN"}}
 
 
-def calibrate(*, plan: Sequence[tuple[int, int]] = PLAN, timer_samples: int = TIMER_SAMPLES,
+def calibrate(*, plan: Sequence[tuple[int, int]] = PLAN, timer_scale: float = 1.0,
               token_repeats: int = 3, seed: int = 0) -> dict[str, Any]:
     """Measure and return the profile document (JSON-ready)."""
     with RealServer() as server:
-        measured = asyncio.run(_measure(server, plan, timer_samples, seed))
+        measured = asyncio.run(_measure(server, plan, timer_scale, seed))
     fractions = [timer_rate.real_fraction(1000, 1000) for _ in range(token_repeats)]
     return {
         "format": netmodel.FORMAT,
@@ -212,9 +221,10 @@ def main(out: str | None, quick: bool = False) -> int:
         print(f"ratebench: {path} exists; profiles are never overwritten (choose another --out)", file=sys.stderr)
         return 2
     plan = tuple((s, max(1, c // 5)) for s, c in PLAN) if quick else PLAN
+    scale = 0.2 if quick else 1.0
     print(f"ratebench: calibrating against the real mock server ({_jobs(plan)} requests, "
-          f"{TIMER_SAMPLES // (5 if quick else 1)} timers) …", file=sys.stderr)
-    doc = calibrate(plan=plan, timer_samples=TIMER_SAMPLES // (5 if quick else 1), token_repeats=1 if quick else 3)
+          f"{len(timer_delays(random.Random(0), scale=scale))} timers) …", file=sys.stderr)
+    doc = calibrate(plan=plan, timer_scale=scale, token_repeats=1 if quick else 3)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x") as f:
         f.write(json.dumps(doc, indent=1) + "\n")
@@ -236,7 +246,10 @@ def summary(profile: netmodel.Profile) -> str:
                   f">{lv.levels[-1]}"]
         for label, t in zip(bounds, lv.tables, strict=True):
             lines.append(f"{name:<14} {label:>6} in this leg: {q(t)}")
-    lines.append(f"timer slack (after the {profile.granularity_us} µs-rounded sleep): {q(profile.slack)}")
+    sl = profile.slack
+    for top, t in zip((*sl.levels, None), sl.tables, strict=True):
+        label = f"≤ {top / 1000:g} ms" if top is not None else f"> {sl.levels[-1] / 1000:g} ms"
+        lines.append(f"timer slack, sleep {label:>9}: {q(t)}")
     check = profile.checks.get("token_bucket_1000_capacity_1", {})
     if "real_fraction" in check:
         lines.append(f"TokenBucket(1000, capacity=1) on a real loop: {check['real_fraction']:.1%} of its rate")

@@ -10,7 +10,8 @@ crosses it. Over a real socket it does (DESIGN §8). A :class:`Profile` holds wh
   last request arrives later; a lone request sent while others wait for their answers does not);
 - ``response``: ``done_s − arrival_s`` with a zero-latency server (server → client, and the client's
   handling of the response), by how many answers were on their way back at once;
-- ``timer.slack``: how much later than the selector's whole-millisecond sleep a timer's callback ran.
+- ``timer.slack``: how much later than the selector's whole-millisecond sleep a timer's callback ran,
+  by the length of that sleep (Linux lets a sleep of ``t`` overrun by ~0.1 % of ``t``, at least 50 µs).
   A real asyncio loop on Linux sleeps in ``epoll_wait`` in whole milliseconds rounded up
   (``selectors.EpollSelector``), then the kernel and the loop add a little: the virtual loop does the
   same (:class:`bench.clock.VirtualEventLoop` with a :class:`TimerModel`), so timers due together fire
@@ -132,7 +133,7 @@ class Profile:
     send: Leveled
     response: Leveled
     granularity_us: int  # the selector's sleep unit (1000 µs for epoll/poll, 0 when exact)
-    slack: Quantiles  # µs past the rounded sleep at which a due timer's callback runs
+    slack: Leveled  # µs past the rounded sleep at which a due timer's callback runs, by sleep length (µs)
     source: Mapping[str, Any]  # the whole document, for meta and checks
     sha256: str
 
@@ -148,7 +149,9 @@ class Profile:
 
 
 def _leveled(doc: Mapping[str, Any], key: str, where: str) -> Leveled:
-    part = doc.get(key)
+    part: Any = doc
+    for k in key.split("."):
+        part = part.get(k) if isinstance(part, Mapping) else None
     if not isinstance(part, Mapping):
         raise ProfileError(f"{where}: {key}: missing or not a table")
     levels, tables = part.get("levels"), part.get("quantiles_us")
@@ -188,7 +191,7 @@ def parse_profile(doc: Any, name: str, where: str = "profile") -> Profile:
         send=_leveled(doc, "send", where),
         response=_leveled(doc, "response", where),
         granularity_us=gran,
-        slack=_table(timer.get("slack_us"), f"{where}: timer.slack_us"),
+        slack=_leveled(doc, "timer.slack", where),
         source=doc,
         sha256=hashlib.sha256(canonical).hexdigest(),
     )
@@ -234,14 +237,16 @@ def seed_for(scenario: str, repeat: int, base: int = 0) -> int:
 
 class TimerModel:
     """How long a real loop's selector sleeps for a requested timeout: rounded up to the selector's
-    unit, plus a sampled slack. Used by :class:`bench.clock.VirtualEventLoop`.
+    unit, plus a slack drawn from the table for that sleep's length. Used by
+    :class:`bench.clock.VirtualEventLoop`.
 
-        >>> m = TimerModel(1000, Quantiles((100, 100)), random.Random(0))
+        >>> slack = Leveled((1000,), (Quantiles((100, 100)), Quantiles((150, 150))))  # ≤ 1 ms, longer
+        >>> m = TimerModel(1000, slack, random.Random(0))
         >>> m.sleep_us(300), m.sleep_us(1000), m.sleep_us(1001)
-        (1100, 1100, 2100)
+        (1100, 1100, 2150)
     """
 
-    def __init__(self, granularity_us: int, slack: Quantiles, rng: random.Random) -> None:
+    def __init__(self, granularity_us: int, slack: Leveled, rng: random.Random) -> None:
         self.granularity_us = granularity_us
         self.slack = slack
         self._rng = rng
@@ -250,7 +255,7 @@ class TimerModel:
         """Microseconds a selector asked to wait ``timeout_us`` (> 0) really waits."""
         g = self.granularity_us
         wait = -(-timeout_us // g) * g if g > 0 else timeout_us
-        return wait + self.slack.at(self._rng.random())
+        return wait + self.slack.for_load(wait).at(self._rng.random())
 
 
 class NetModel:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bench import clock, netmodel, scenarios
-from bench.netmodel import NetModel, ProfileError, Quantiles, TimerModel
+from bench import calibrate, clock, netmodel, scenarios
+from bench.netmodel import Leveled, NetModel, ProfileError, Quantiles, TimerModel
 from bench.runner import RunResult, run_virtual
 from bench.timer_rate import virtual_fraction
 from strategies.registry import resolve
@@ -34,15 +34,16 @@ def test_quantile_table_rejects_descending_values() -> None:
 
 
 def test_timer_model_rounds_up_to_the_selector_unit_and_adds_slack() -> None:
-    m = TimerModel(1000, Quantiles((100, 300)), random.Random(1))
+    m = TimerModel(1000, Leveled((1000,), (Quantiles((100, 300)), Quantiles((500, 500)))), random.Random(1))
     draws = [m.sleep_us(1000) for _ in range(200)]
     assert all(1100 <= d <= 1300 for d in draws) and len(set(draws)) > 50
-    exact = TimerModel(0, Quantiles((0, 0)), random.Random(1))
+    assert m.sleep_us(1001) == 2500  # a 2 ms sleep: the longer sleeps' table
+    exact = TimerModel(0, Leveled((1,), (Quantiles((0, 0)),) * 2), random.Random(1))
     assert exact.sleep_us(1234) == 1234
 
 
 def constant_timers(slack_us: int, granularity_us: int = 1000) -> TimerModel:
-    return TimerModel(granularity_us, Quantiles((slack_us, slack_us)), random.Random(0))
+    return TimerModel(granularity_us, Leveled((1,), (Quantiles((slack_us, slack_us)),) * 2), random.Random(0))
 
 
 def test_late_timers_fire_together_and_in_order() -> None:
@@ -89,13 +90,13 @@ def test_the_loop_reproduces_the_calibrated_lateness() -> None:
     profile = netmodel.load_profile("default")
     assert profile is not None
     measured = Quantiles(tuple(profile.source["timer"]["lateness_us"]))
-    rng = random.Random(7)
+    delays = calibrate.timer_delays(random.Random(7))
 
     async def lateness() -> list[float]:
         loop = asyncio.get_running_loop()
         out = []
-        for _ in range(500):
-            due = loop.time() + rng.choice((0, 1, 2, 4)) * 1e-3 + rng.uniform(1e-4, 9e-4)
+        for delay in delays:
+            due = loop.time() + delay
             fut: asyncio.Future[float] = loop.create_future()
             loop.call_at(due, lambda f=fut: f.set_result(loop.time()))  # type: ignore[misc]
             out.append(await fut - due)
