@@ -62,7 +62,7 @@ bench-fidelity: $(STAMP)
 bench-timer-rate: $(STAMP)
 	$(BIN)/python -m bench.timer_rate
 
-## Wall time of the full matrix (every strategy × every built-in scenario), real vs virtual (~12 min).
+## Wall time of the full matrix (every strategy × every built-in scenario), real vs virtual (~17 min).
 bench-speedup: $(STAMP)
 	$(BIN)/python -m bench.speedup
 

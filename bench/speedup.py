@@ -5,7 +5,7 @@
 Times only the runs themselves (one repeat each, as ``bench run`` does them: a fresh server state per
 run, real uvicorn on 127.0.0.1 or in-process under the virtual loop with the default profile), not
 report or chart generation, and prints both totals and the ratio per scenario and overall. Writes
-nothing. The real matrix takes about as long as the strategies' schedules: ~10 minutes.
+nothing. The real matrix takes about as long as the strategies' schedules: ~17 minutes.
 """
 
 from __future__ import annotations
