@@ -171,7 +171,7 @@ def render(verdicts: Mapping[str, Sequence[Verdict]], meta: Mapping[str, Any]) -
         "# Fidelity: does virtual time predict a real run?",
         "",
         "Made by `make bench-fidelity` (`python -m bench.fidelity`); do not edit by hand. Per strategy and scenario,",
-        f"{meta['repeat']} real runs (uvicorn on 127.0.0.1) and {meta['repeat']} virtual runs (in-process, profile "
+        f"{meta['repeat']} real run(s) (uvicorn on 127.0.0.1) and {meta['repeat']} virtual run(s) (in-process, profile "
         f"`{meta['profile']}`, seeds from the repeat index); the medians of 429s and of the burst ratio in each clock.",
         "**Agree** = burst medians on the same side of 1.0 and 429 medians within max(3, 25 % of the real median).",
         f"The default scenario runs with {DEFAULT_JOBS} jobs (its first five windows) to keep the target under 15 "
