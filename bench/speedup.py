@@ -69,16 +69,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'scenario':<22} {'real':>8} {'virtual':>8} {'speed-up':>9}")
     try:
         for sc in chosen:
-            v = virtual_wall(sc, classes, profile) if args.clock != "real" else float("nan")
-            r = real_wall(sc, classes) if args.clock != "virtual" else float("nan")
-            total_real += r
-            total_virtual += v
-            print(f"{sc.name:<22} {r:8.1f} {v:8.2f} {r / v:8.0f}×", flush=True)
+            v = virtual_wall(sc, classes, profile) if args.clock != "real" else None
+            r = real_wall(sc, classes) if args.clock != "virtual" else None
+            total_real += r or 0.0
+            total_virtual += v or 0.0
+            print(_line(sc.name, r, v), flush=True)
     except (ServerError, KeyboardInterrupt) as e:
         print(f"speedup: stopped ({e!r})", file=sys.stderr)
         return 1
-    print(f"{'all':<22} {total_real:8.1f} {total_virtual:8.2f} {total_real / total_virtual:8.0f}×")
+    print(_line("all", total_real if args.clock != "virtual" else None,
+                total_virtual if args.clock != "real" else None))
     return 0
+
+
+def _line(name: str, real: float | None, virtual: float | None) -> str:
+    """One row; a clock that was not run shows as "–".
+
+        >>> _line("default", 233.1, 10.43)
+        'default                   233.1    10.43       22×'
+    """
+    r = "–" if real is None else f"{real:.1f}"
+    v = "–" if virtual is None else f"{virtual:.2f}"
+    ratio = f"{real / virtual:.0f}×" if real is not None and virtual else "–"
+    return f"{name:<22} {r:>8} {v:>8} {ratio:>9}"
 
 
 if __name__ == "__main__":
