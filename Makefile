@@ -94,5 +94,24 @@ bench-report: $(STAMP)
 bench-virtual-matrix: $(STAMP)
 	$(BIN)/python benchmarks/virtual_matrix.py --budget 60
 
+## Virtual mode's network/timer model (bench/netmodel.py). Measure this machine into a new profile (~30 s):
+## results/profile-<time>.json; to ship it, copy it over bench/profiles/default.json.
+.PHONY: bench-calibrate bench-fidelity bench-timer-rate bench-speedup
+bench-calibrate: $(STAMP)
+	$(BIN)/python -m bench calibrate
+
+## Does virtual time predict real runs? Every strategy, three scenarios, real ×3 and virtual ×3 →
+## docs/fidelity.md and bench/fidelity.json (the report's "not predictive" marks). ~15 min on a quiet machine.
+bench-fidelity: $(STAMP)
+	$(BIN)/python -m bench.fidelity --repeat 3
+
+## TokenBucket(1000, capacity=1): its rate on a real loop and in virtual time with the default profile.
+bench-timer-rate: $(STAMP)
+	$(BIN)/python -m bench.timer_rate
+
+## Wall time of the full matrix (every strategy × every built-in scenario), real vs virtual (~17 min).
+bench-speedup: $(STAMP)
+	$(BIN)/python -m bench.speedup
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -19,10 +19,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import calibration, report, results, scenarios, watchdog
-from bench.runner import RunResult, run_one
+from bench import ceiling, netmodel, report, results, scenarios, watchdog
+from bench.runner import RunResult, run_one, virtual_setup
 from bench.scenarios import Scenario, ScenarioError
-from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, AsgiServer, RealServer, ServerError
+from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, RealServer, ServerError
 from mock_server import process
 from strategies import registry
 from strategies.base import Tier
@@ -72,7 +72,7 @@ def write_report(run_dir: Path) -> str:
         if any(not (isinstance(t.limit, int) and isinstance(t.window_s, int | float) and t.window_s > 0)
                for t in tiers):
             raise ValueError("meta.resolved.server.quota: limits and windows must be positive numbers")
-        rows = report.summarise(doc["runs"])
+        rows = report.summarise(doc["runs"], doc["meta"])
         notes = report.harness_notes(doc)
         flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
         table = "\n".join([report.text_table(rows), *flagged])
@@ -87,20 +87,25 @@ def write_report(run_dir: Path) -> str:
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
-             on_calibration: Callable[[calibration.Calibration], None] | None = None) -> None:
-    """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row."""
+             on_ceiling: Callable[[ceiling.Calibration], None] | None = None,
+             profile: netmodel.Profile | None = None) -> None:
+    """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row.
+
+    Virtual runs draw their network delays and timer lateness from ``profile`` (``None``: schedule only),
+    seeded per scenario and repeat (:func:`bench.netmodel.seed_for`)."""
     classes = [registry.resolve(n) for n in names]
     if clock == "virtual":
         for cls in classes:
             for k in range(repeat):
                 # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
-                on_result(watchdog.run(run_one, cls, scenario, AsgiServer(), k, virtual=True).result)
+                server, loop = virtual_setup(scenario, k, profile)
+                on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=True, loop_factory=loop).result)
         return
 
     real = RealServer(transport=transport).__enter__()
     try:
-        if on_calibration is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
-            on_calibration(asyncio.run(calibration.measure(real, scenario)))
+        if on_ceiling is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
+            on_ceiling(asyncio.run(ceiling.measure(real, scenario)))
         for cls in classes:
             for k in range(repeat):
                 out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
@@ -121,6 +126,11 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
+    profile_spec = args.profile or scenario.profile
+    try:
+        profile = netmodel.load_profile(profile_spec) if args.clock == "virtual" else None
+    except netmodel.ProfileError as e:
+        raise UsageError(f"--profile: {e}" if args.profile else f"virtual.profile: {e}") from None
 
     try:
         run_dir = results.new_run_dir(Path(args.out), scenario.name)
@@ -129,22 +139,23 @@ def _run(args: argparse.Namespace) -> int:
     # "http+aiohttp": the server is reached over real sockets, through the harness client named after the "+".
     transport = "asgi" if args.clock == "virtual" else f"http+{args.transport}"
     try:
-        writer = _writer(run_dir, args, scenario, names, transport)
+        writer = _writer(run_dir, args, scenario, names, transport, profile_spec, profile)
     except results.WriteError as e:
         raise UsageError(str(e)) from None
-    return _run_all(args, scenario, names, run_dir, writer)
+    return _run_all(args, scenario, names, run_dir, writer, profile)
 
 
 def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
-            transport: str) -> results.RunWriter:
+            transport: str, profile_spec: str, profile: netmodel.Profile | None) -> results.RunWriter:
     return results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
-                                                      strategies=list(names), repeat=args.repeat))
+                                                      strategies=list(names), repeat=args.repeat)
+                             | _netmodel_meta(args.clock, profile_spec, profile, scenario, args.repeat))
 
 
 def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
-             writer: results.RunWriter) -> int:
+             writer: results.RunWriter, profile: netmodel.Profile | None) -> int:
     total = len(names) * args.repeat
     print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
           f"{args.clock} clock → {run_dir}", file=sys.stderr)
@@ -156,14 +167,14 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
               f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429"
               + (f"  DISTURBED: {r.disturbed}" if r.disturbed else ""), file=sys.stderr)
 
-    def on_calibration(c: calibration.Calibration) -> None:
-        writer.meta["calibration"] = c.to_dict()
+    def on_ceiling(c: ceiling.Calibration) -> None:
+        writer.meta["ceiling"] = c.to_dict()
         print(f"  harness ceiling {c.ceiling_rps or 0:.0f}/s ({c.requests} requests, {c.concurrency} in flight)"
               + (f" — WARNING: {c.warning}" if c.warning else ""), file=sys.stderr)
 
     complete = False
     try:
-        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_calibration)
+        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile)
         complete = True
     except watchdog.Interrupted as e:
         print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
@@ -197,6 +208,25 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
     print(table)
     print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"))
     return 0 if complete else 1
+
+
+def _netmodel_meta(clock: str, spec: str, profile: netmodel.Profile | None, scenario: Scenario,
+                   repeat: int) -> dict[str, object]:
+    """results.json meta: which network/timer model a virtual run used, and each repeat's seed."""
+    if clock != "virtual":
+        return {}
+    return {"netmodel": {"profile": spec if profile is None else profile.describe(),
+                         "seeds": [netmodel.seed_for(scenario.name, k, scenario.seed) for k in range(repeat)]}}
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from bench import calibrate
+
+    try:
+        return calibrate.main(args.out, quick=args.quick)
+    except ServerError as e:
+        print(f"ratebench: {e}", file=sys.stderr)
+        return 1
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -234,7 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="parent directory; each run gets a new subdirectory")
     p.add_argument("--transport", choices=tuple(TRANSPORTS), default=DEFAULT_TRANSPORT,
                    help=f"the harness's client in real mode (default {DEFAULT_TRANSPORT}; docs/transports.md)")
+    p.add_argument("--profile", default=None, metavar="NAME|FILE|none",
+                   help="virtual clock: network/timer profile (default: the scenario's, else the shipped "
+                        "'default'); 'none' = schedule only, no delays or late timers")
     p.set_defaults(func=_run)
+    p = sub.add_parser("calibrate", help="measure this machine's delays and timer lateness into a profile")
+    p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")
+    p.add_argument("--quick", action="store_true", help="a fifth of the samples (a smoke test, not a profile)")
+    p.set_defaults(func=_calibrate)
     p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)

@@ -22,6 +22,12 @@ under :func:`patch_time`, which :func:`run` applies by default.
 Virtual mode is for in-process work (ASGI transport, pure-Python limiters): the loop never waits for
 real socket I/O while a timer is pending, it jumps. Work handed to a thread via ``run_in_executor`` /
 ``asyncio.to_thread`` is waited for in real time only when nothing else is scheduled.
+
+Late timers, as a real loop's: given a timer model (``bench.netmodel.TimerModel``), the loop sleeps as
+a real one does, for the timeout rounded up to the selector's unit (epoll: whole milliseconds) plus a
+sampled slack, so callbacks run late by a seeded, measured amount, in due order. Waits that stand for
+socket I/O (:func:`io_sleep`, used by the in-process transport for network delays) end exactly on
+time and wake the loop early, as a readable socket wakes ``epoll_wait``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
 import math
 import selectors
 import sys
@@ -37,9 +44,13 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from types import ModuleType
-from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
-__all__ = ["TICK_S", "Clock", "DeadlockError", "VirtualEventLoop", "loop_ns", "patch_time", "release_patch", "run"]
+if TYPE_CHECKING:
+    from bench.netmodel import TimerModel
+
+__all__ = ["TICK_S", "Clock", "DeadlockError", "VirtualEventLoop", "io_sleep", "loop_ns", "patch_time", "release_patch",
+           "run"]
 
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
@@ -126,9 +137,12 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         >>> loop.close()
     """
 
-    def __init__(self, start: float = 0.0) -> None:
+    def __init__(self, start: float = 0.0, timers: TimerModel | None = None) -> None:
         self._us = 0
         self._threads_busy = 0
+        self._timers = timers
+        self._io: list[tuple[int, int, asyncio.TimerHandle]] = []  # heap of pending I/O waits (µs, seq, handle)
+        self._io_seq = 0
         self._spin_at, self._spins = -1, 0
         real = selectors.DefaultSelector()
         super().__init__(real)
@@ -172,10 +186,36 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         else:
             self._spin_at, self._spins = self._us, 1
 
+    @staticmethod
+    def _to_us(t: float) -> int:
+        return math.ceil(t * 1e6 - _GRID_SLACK_US)
+
     def _advance(self, timeout: float) -> None:
-        """Move the clock to the first tick at or after ``time() + timeout``, and by at least one tick."""
-        target_us = (self._us / 1e6 + timeout) * 1e6
-        self._us = max(self._us + 1, math.ceil(target_us - _GRID_SLACK_US))
+        """Move the clock to the first tick at or after ``time() + timeout``, and by at least one tick.
+
+        With a timer model, a wait for a timer lasts as long as a real selector's would (rounded up,
+        plus slack), unless an I/O wait ends first: that one ends on time and wakes the loop.
+        """
+        due_us = max(self._us + 1, self._to_us(self._us / 1e6 + timeout))
+        if self._timers is not None:
+            io_us = self._next_io_us()
+            if io_us is None or io_us > due_us:
+                wake_us = self._us + self._timers.sleep_us(due_us - self._us)
+                due_us = wake_us if io_us is None else min(wake_us, io_us)
+        self._us = due_us
+
+    def _next_io_us(self) -> int | None:
+        while self._io and (self._io[0][2].cancelled() or self._io[0][0] <= self._us):
+            heapq.heappop(self._io)
+        return self._io[0][0] if self._io else None
+
+    def call_io_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        """``call_at`` for the end of a socket wait: never made late by the timer model, and it
+        wakes the loop from a (modelled) selector sleep at its due time."""
+        handle = self.call_at(when, callback)
+        self._io_seq += 1
+        heapq.heappush(self._io, (self._to_us(when), self._io_seq, handle))
+        return handle
 
     def run_in_executor(
         self, executor: Executor | None, func: Callable[[Unpack[_Ts]], _T], *args: *_Ts
@@ -196,11 +236,43 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._threads_busy -= 1
 
 
-def run(coro: Coroutine[Any, Any, _T], *, patch: bool = True, start: float = 0.0) -> _T:
+async def io_sleep(seconds: float) -> None:
+    """Wait ``seconds`` as for a socket: on a :class:`VirtualEventLoop`, exactly (no timer lateness);
+    on any other loop, ``asyncio.sleep``.
+
+        >>> async def leg() -> float:
+        ...     await io_sleep(0.0004)
+        ...     return asyncio.get_running_loop().time()
+        >>> run(leg())
+        0.0004
+    """
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, VirtualEventLoop):
+        await asyncio.sleep(seconds)
+        return
+    if seconds <= 0:
+        return
+    fut: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    handle = loop.call_io_at(loop.time() + seconds, wake)
+    try:
+        await fut
+    finally:
+        handle.cancel()
+
+
+def run(coro: Coroutine[Any, Any, _T], *, patch: bool = True, start: float = 0.0,
+        timers: TimerModel | None = None, loop_factory: Callable[[], VirtualEventLoop] | None = None) -> _T:
     """Run ``coro`` to completion on a fresh :class:`VirtualEventLoop` and close the loop.
 
     Like :func:`asyncio.run` (remaining tasks are cancelled, async generators and the default executor
-    shut down). With ``patch=True`` the ``time`` module follows the loop (:func:`patch_time`).
+    shut down). With ``patch=True`` the ``time`` module follows the loop (:func:`patch_time`). With
+    ``timers`` (a ``bench.netmodel.TimerModel``) timers fire late as on a real loop; ``loop_factory``, if
+    given, makes the loop instead (``start`` and ``timers`` are then its business).
 
         >>> async def nap() -> float:
         ...     t0 = time.monotonic()
@@ -209,7 +281,7 @@ def run(coro: Coroutine[Any, Any, _T], *, patch: bool = True, start: float = 0.0
         >>> run(nap())
         90.0
     """
-    with asyncio.Runner(loop_factory=functools.partial(VirtualEventLoop, start)) as runner:
+    with asyncio.Runner(loop_factory=loop_factory or functools.partial(VirtualEventLoop, start, timers)) as runner:
         loop = runner.get_loop()
         with patch_time(loop) if patch else contextlib.nullcontext():
             try:

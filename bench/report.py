@@ -54,8 +54,10 @@ def _median(values: Sequence[Any]) -> Any:
     return statistics.median(present)
 
 
-def summarise(runs: Sequence[dict[str, Any]]) -> list[Row]:
-    """One row per strategy (median over repeats), in rank order."""
+def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None) -> list[Row]:
+    """One row per strategy (median over repeats), in rank order. With the run's ``meta``, a virtual
+    run's rows carry ``not_predictive`` (the reason) where fidelity runs found the strategy's virtual
+    figures disagree with real ones."""
     by: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         by.setdefault(r["strategy"], []).append(r)
@@ -72,8 +74,11 @@ def summarise(runs: Sequence[dict[str, Any]]) -> list[Row]:
         row["harness"] = None if not judged else sum(1 for h in judged if h.get("harness_limited"))
         rows.append(row)
     rows.sort(key=_rank_key)
+    flagged = virtual_verdicts(meta)[1] if meta else {}
     for i, row in enumerate(rows, 1):
         row["rank"] = i
+        if row["strategy"] in flagged:
+            row["not_predictive"] = flagged[row["strategy"]]
     return rows
 
 
@@ -90,6 +95,21 @@ def disturbed(run: Row) -> str | None:
 
 def _disturbed_runs(runs: Sequence[Row]) -> list[tuple[str, int, str]]:
     return [(r["strategy"], r["repeat"], why) for r in runs if (why := disturbed(r))]
+
+
+def virtual_verdicts(meta: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """For a virtual run: a note on the whole run (schedule only) and the strategies whose virtual
+    figures are not predictive of a real run (docs/fidelity.md), with the reason."""
+    if meta.get("clock") != "virtual":
+        return None, {}
+    model = meta.get("netmodel")
+    profile = model.get("profile") if isinstance(model, dict) else None
+    if profile is None or profile == "none":
+        return ("Virtual clock, schedule only (no network delay, no timer lateness): the strategies' schedules, "
+                "not a prediction of a real run."), {}
+    from bench import fidelity
+
+    return None, fidelity.not_predictive(str(meta.get("scenario", {}).get("name", "")))
 
 
 def compliant(run: Row) -> bool:
@@ -132,9 +152,17 @@ def _harness_cell(row: Row) -> str:
 
 def _cells(row: Row) -> list[str]:
     mark = f" {MARK}" if row.get("harness") else ""
-    return [str(row["rank"]), row["strategy"],
+    name = row["strategy"] + (" †" if row.get("not_predictive") else "")
+    return [str(row["rank"]), name,
             *(fmt(row.get(key)) + (mark if key in TAINTED else "") for key, _, fmt in COLUMNS),
             _harness_cell(row)]
+
+
+NOT_PREDICTIVE = "† virtual figures not predictive of a real run (docs/fidelity.md):"
+
+
+def _footnotes(rows: Sequence[Row]) -> list[tuple[str, str]]:
+    return [(r["strategy"], r["not_predictive"]) for r in rows if r.get("not_predictive")]
 
 
 def _headers() -> list[str]:
@@ -142,7 +170,7 @@ def _headers() -> list[str]:
 
 
 def harness_notes(doc: dict[str, Any]) -> list[str]:
-    """One line per harness-limited run (which lag, how far over its bound), then the calibration warning."""
+    """One line per harness-limited run (which lag, how far over its bound), then the harness-ceiling warning."""
     from bench.harness_lag import HarnessLag
 
     notes = []
@@ -153,9 +181,9 @@ def harness_notes(doc: dict[str, Any]) -> list[str]:
         lag = HarnessLag.from_dict(h)
         over = ", ".join(f"{n} p99 {s.p99_ms:.1f} ms (max {s.max_ms:.1f})" for n, s in lag.worst)
         notes.append(f"{r['strategy']} repeat {r['repeat']}: harness-limited — {over} > {lag.bound_ms:g} ms")
-    cal = doc["meta"].get("calibration")
+    cal = doc["meta"].get("ceiling")
     if isinstance(cal, dict) and cal.get("warning"):
-        notes.append(f"calibration: {cal['warning']}")
+        notes.append(f"harness ceiling: {cal['warning']}")
     return notes
 
 
@@ -175,6 +203,9 @@ def text_table(rows: Sequence[Row]) -> str:
                              enumerate(zip(r, widths, strict=True))).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
+    notes = _footnotes(rows)
+    if notes:
+        out += ["", NOT_PREDICTIVE, *(f"  {s}: {why}" for s, why in notes)]
     return "\n".join(out)
 
 
@@ -191,7 +222,8 @@ CAPTIONS = {
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"])
+    rows = summarise(doc["runs"], meta)
+    run_note = virtual_verdicts(meta)[0]
     parts = [
         f"# ratebench: {sc.get('name', '?')}",
         "",
@@ -205,6 +237,7 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "then the rest. `burst` = most server arrivals in any window ÷ limit (≤ 1.00 never over); `peak win` and "
         "`first win` = arrivals in the busiest and the first window, per tier; latency from intended send time. "
         "Definitions: docs/metrics.md.",
+        *(["", f"**{run_note}**"] if run_note else []),
         "",
         markdown_table(rows),
     ]
@@ -213,6 +246,9 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         parts += ["", LEGEND]
     if notes:
         parts += ["", "## The harness's own limits", ""] + [f"- {n}" for n in notes]
+    unpredictive = _footnotes(rows)
+    if unpredictive:
+        parts += ["", NOT_PREDICTIVE, ""] + [f"- `{s}`: {why}" for s, why in unpredictive]
     errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
     if errors:
         parts += ["", "## Runs that did not finish, and figures withheld", ""]
@@ -247,8 +283,10 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | No
     the charts are embedded (:func:`image_src`), so the page is self-contained."""
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"])
+    rows = summarise(doc["runs"], meta)
     esc = html.escape
+    run_note = virtual_verdicts(meta)[0]
+    unpredictive = "".join(f"<li><code>{esc(s)}</code>: {esc(why)}</li>" for s, why in _footnotes(rows))
     head = "".join(f"<th>{esc(h)}</th>" for h in _headers())
     body = "".join(
         f"<tr class=\"{'ok' if r['compliant'] else 'over'}\">" + "".join(f"<td>{esc(c)}</td>" for c in _cells(r))
@@ -285,8 +323,10 @@ python {esc(meta['python'])} on {esc(meta['platform'])}, git {esc(str(meta['git_
 created {esc(meta['created_utc'])}{incomplete}</p>
 <p>Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), then the
 rest (in red). Definitions: docs/metrics.md.</p>
+{f"<p><b>{esc(run_note)}</b></p>" if run_note else ""}
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 {harness}
+{f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{unpredictive}</ul>" if unpredictive else ""}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Runs disturbed from outside</h2><p>Others' requests or resets reached the server: not ranked compliant."
    f"</p><ul>{bad}</ul>" if bad else ""}

@@ -26,16 +26,16 @@ import time
 import traceback
 from array import array
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 import httpx
 
-from bench import clock, metrics
+from bench import clock, metrics, netmodel
 from bench.harness_lag import HarnessLag, release_lag, send_lag, transits
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
-from bench.transport import DEFAULT_LIMITS, Server
+from bench.transport import DEFAULT_LIMITS, AsgiServer, Server
 from mock_server import policies, ticks
 from strategies.base import Job, Strategy, Tier
 
@@ -211,6 +211,26 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     lag = HarnessLag.of(release_lags, send_lags, transits((a.sent_s, a.arrival_s) for a in attempts),
                         transit_judged=limits is None and server.name != "asgi")
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag)
+
+
+def virtual_setup(scenario: Scenario, repeat: int = 0, profile: netmodel.Profile | None = None,
+                  ) -> tuple[AsgiServer, Callable[[], clock.VirtualEventLoop]]:
+    """The in-process server and the loop factory for one virtual run: with ``profile``, delays and timer
+    lateness drawn from it, seeded by :func:`bench.netmodel.seed_for` (scenario, repeat); without, the exact
+    schedule. Each call gives a fresh server (bound to the fresh loop's clock when it first runs)."""
+    model = netmodel.RunModel.build(profile, netmodel.seed_for(scenario.name, repeat, scenario.seed))
+
+    def loop() -> clock.VirtualEventLoop:
+        return clock.VirtualEventLoop(model.start_s, timers=model.timers)
+
+    return AsgiServer(model.net), loop
+
+
+def run_virtual(strategy_cls: type[Strategy], scenario: Scenario, repeat: int = 0,
+                profile: netmodel.Profile | None = None) -> RunResult:
+    """One run in virtual time (:func:`virtual_setup`), in this thread and without a watchdog."""
+    server, loop = virtual_setup(scenario, repeat, profile)
+    return clock.run(run_one(strategy_cls, scenario, server, repeat), loop_factory=loop)
 
 
 def _describe(e: BaseException) -> str:

@@ -17,6 +17,9 @@ limits::
     [client]
     concurrency = 20
     timeout_s = 60
+    [virtual]              # only for --clock virtual (bench.netmodel)
+    profile = "default"    # measured delays + timer lateness; "none" = schedule only; or a .json path
+    seed = 0               # mixed with the scenario name and the repeat index
 
 >>> load("default").workload.jobs
 200
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import netmodel
 from mock_server.config import ConfigError, ServerConfig, Table
 from strategies.base import Quota, Tier
 
@@ -83,6 +87,8 @@ class Scenario:
     workload: Workload
     timeout_s: float
     source: dict[str, Any]  # the parsed TOML, kept whole for results.json meta
+    profile: str = "default"  # virtual mode's network/timer profile (bench.netmodel), or "none"
+    seed: int = 0  # virtual mode: mixed with the name and the repeat index into each run's seed
 
     @property
     def latency_s(self) -> float:
@@ -97,6 +103,7 @@ class Scenario:
                          "concurrency": self.declared.concurrency},
             "workload": {"jobs": self.workload.jobs, "release": self.workload.release, "rate": self.workload.rate},
             "timeout_s": self.timeout_s,
+            "virtual": {"profile": self.profile, "seed": self.seed},
         }
 
 
@@ -109,7 +116,7 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
 
 
 def _parse(data: Mapping[str, Any], name: str) -> Scenario:
-    top = Table(data, "", ("name", "description", "server", "declared", "workload", "client"))
+    top = Table(data, "", ("name", "description", "server", "declared", "workload", "client", "virtual"))
     server = ServerConfig.from_dict(data.get("server", {}))
     if server.log.file:
         raise ScenarioError("server.log.file: not for a benchmark (the runner's server keeps its arrival log in "
@@ -143,7 +150,17 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
                                     f"(the harness's timing resolution), got {q.window_s!r}")
     declared = Quota(tuple(Tier(q.limit, q.window_s) for q in declared_tiers), concurrency)
 
+    virtual = top.table("virtual", ("profile", "seed"))
+    profile = virtual.string("profile", netmodel.DEFAULT, nonempty=True)
+    try:
+        netmodel.load_profile(profile)
+    except netmodel.ProfileError as e:
+        raise ScenarioError(f"virtual.profile: {e}") from None
+    seed = virtual.integer("seed", 0, minimum=0)
+
     return Scenario(
+        profile=profile,
+        seed=seed,
         name=name,
         description=top.string("description", ""),
         server=server,

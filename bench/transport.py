@@ -15,18 +15,21 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from starlette.types import ASGIApp
 
-from bench.clock import loop_ns
+from bench.clock import io_sleep, loop_ns
 from bench.lean_client import LeanClient
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
 from mock_server.log import Arrival, from_json
 from mock_server.process import ServerError, ServerProcess
+
+if TYPE_CHECKING:
+    from bench.netmodel import NetModel
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_TRANSPORT", "TRANSPORTS", "AsgiServer", "RealServer", "Server", "ServerError",
            "ServerLog"]
@@ -94,9 +97,32 @@ async def _arrivals(admin: httpx.AsyncClient) -> ServerLog:
 
 class _TimedASGITransport(httpx.ASGITransport):
     """``ASGITransport`` ignores httpx timeouts; apply the read timeout the real client has, so a
-    hanging response ends the same way (a transport error) in both modes."""
+    hanging response ends the same way (a transport error) in both modes. With a network model, each
+    attempt waits its client→server delay before the app sees it and its server→client delay after."""
+
+    def __init__(self, app: ASGIApp, net: NetModel | None = None) -> None:
+        super().__init__(app)
+        self._net = net
+        # Attempts now in each leg: a burst's later sends queue behind the earlier ones in a real client.
+        self._sending = self._receiving = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._net is None:
+            return await self._call(request)
+        self._sending += 1
+        try:
+            await io_sleep(self._net.request_delay(self._sending))
+        finally:
+            self._sending -= 1
+        response = await self._call(request)
+        self._receiving += 1
+        try:
+            await io_sleep(self._net.response_delay(self._receiving))
+        finally:
+            self._receiving -= 1
+        return response
+
+    async def _call(self, request: httpx.Request) -> httpx.Response:
         try:
             async with asyncio.timeout(DEFAULT_TIMEOUT.read):
                 return await super().handle_async_request(request)
@@ -106,29 +132,35 @@ class _TimedASGITransport(httpx.ASGITransport):
 
 class AsgiServer:
     """The app in this process, driven through ``httpx.ASGITransport`` (no sockets: safe under the
-    virtual loop, whose clock the app then reads)."""
+    virtual loop, whose clock the app then reads). ``net`` (``bench.netmodel``) delays each API call
+    as a socket would; without it requests arrive the instant they are sent (schedule only)."""
 
     name = "asgi"
 
-    def __init__(self) -> None:
+    def __init__(self, net: NetModel | None = None) -> None:
         self._app: ASGIApp | None = None
+        self._net = net
+
+    def client(self, limits: httpx.Limits | None = None) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        return self._client(self._net)
 
     @contextlib.asynccontextmanager
-    async def client(self, limits: httpx.Limits | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    async def _client(self, net: NetModel | None) -> AsyncIterator[httpx.AsyncClient]:
         if self._app is None:
             # Built inside the loop: the app reads (and may stamp) the running loop's clock.
             loop = asyncio.get_running_loop()
             self._app = create_app(ServerConfig(), clock=loop_ns(loop))
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
-        async with LeanClient(transport=_TimedASGITransport(self._app), base_url="http://mock") as c:
+        async with LeanClient(transport=_TimedASGITransport(self._app, net), base_url="http://mock") as c:
             yield c
 
+    # The harness's own admin calls are not part of the run: no modelled delays, no random draws.
     async def reset(self, config: ServerConfig) -> int | None:
-        async with self.client() as c:
+        async with self._client(None) as c:
             return await _reset(c, config)
 
     async def arrivals(self) -> ServerLog:
-        async with self.client() as c:
+        async with self._client(None) as c:
             return await _arrivals(c)
 
 

@@ -244,8 +244,11 @@ def _close(loop: asyncio.AbstractEventLoop, grace_s: float) -> None:
 
 
 def _thread_main(make: Callable[[], Coroutine[Any, Any, RunResult]], watch: _Watch, virtual: bool,
-                 grace_s: float) -> None:
-    loop: asyncio.AbstractEventLoop = clock.VirtualEventLoop() if virtual else asyncio.new_event_loop()
+                 grace_s: float, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
+    if loop_factory is not None:
+        loop = loop_factory()
+    else:
+        loop = clock.VirtualEventLoop() if virtual else asyncio.new_event_loop()
     watch.loop = loop
     stopped = False
     try:
@@ -270,18 +273,22 @@ def _thread_main(make: Callable[[], Coroutine[Any, Any, RunResult]], watch: _Wat
 
 
 def run(run_one: RunOne, strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0, *,
-        virtual: bool, limits: Limits | None = None) -> Outcome:
+        virtual: bool, limits: Limits | None = None,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> Outcome:
     """``run_one(strategy_cls, scenario, server, repeat)`` in a thread of its own, on a fresh loop, watched.
 
     Returns the run's result (``ok``/``timeout``/``failed`` as ``run_one`` reports it, or ``timeout``/
     ``failed`` when the watchdog had to step in). Raises :class:`Interrupted` on ``KeyboardInterrupt``
     in the calling thread (a signal), after stopping the run and salvaging what it measured.
+    ``loop_factory`` makes the run's loop (default: a plain :class:`~bench.clock.VirtualEventLoop` when
+    ``virtual``, else a new asyncio loop), e.g. one with modelled timer lateness (:mod:`bench.netmodel`).
     """
     limits = limits or LIMITS
     watch = _Watch(limits.grace_s, scenario.timeout_s)
     cls = _watched(strategy_cls, watch)
     thread = threading.Thread(target=_thread_main, name=f"run-{strategy_cls.name}-{repeat}", daemon=True,
-                              args=(lambda: run_one(cls, scenario, server, repeat), watch, virtual, limits.grace_s))
+                              args=(lambda: run_one(cls, scenario, server, repeat), watch, virtual, limits.grace_s,
+                                    loop_factory))
     started = _wall()
     try:
         thread.start()  # inside: a fast run may signal before start() returns here

@@ -151,7 +151,7 @@ def test_cli_real_run_records_transport_calibration_and_harness_lag(tmp_path: Pa
     (run_dir,) = list(out.iterdir())
     doc = results.load(run_dir)
     assert doc["meta"]["transport"] == "http+httpx"
-    cal = doc["meta"]["calibration"]
+    cal = doc["meta"]["ceiling"]
     assert cal["requests"] > 0 and cal["ceiling_rps"] > 0 and cal["requested_rps"] == 3.0
     (run,) = doc["runs"]
     assert run["harness"]["release_lag"]["count"] == 6 and run["harness"]["send_lag"]["count"] == 6

@@ -5,7 +5,7 @@ it can — ``concurrency`` requests in flight, closed-loop, to the mock with no 
 for at most ``budget_s`` (0.5 s) or ``requests`` (1 000) requests, whichever ends first. Successes ÷
 elapsed is the **ceiling**: the most requests per second this client and this server reach together
 on this machine, now. A scenario that asks for more than half of it (:data:`HEADROOM`) leaves the
-harness too little room to keep its schedule; results.json (``meta.calibration``) and the report then say so.
+harness too little room to keep its schedule; results.json (``meta.ceiling``) and the report then say so.
 
 What a scenario asks for (:func:`requested_rate`): its release rate when jobs are released open-loop
 (``release = "rate"``), else the declared quota's sustained rate (what a compliant strategy paces

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import calibration, clock, scenarios
+from bench import ceiling, clock, scenarios
 from bench.transport import AsgiServer
 
 
@@ -15,23 +15,23 @@ def sc(**workload: object) -> scenarios.Scenario:
 
 
 def test_requested_rate_is_the_release_rate_else_the_declared_quota() -> None:
-    assert calibration.requested_rate(sc(release="rate", rate=700)) == 700.0
-    assert calibration.requested_rate(sc()) == 20.0  # batch: what a compliant strategy paces at
+    assert ceiling.requested_rate(sc(release="rate", rate=700)) == 700.0
+    assert ceiling.requested_rate(sc()) == 20.0  # batch: what a compliant strategy paces at
     no_quota = scenarios.from_dict({"workload": {"jobs": 10}}, "s")
-    assert calibration.requested_rate(no_quota) is None
+    assert ceiling.requested_rate(no_quota) is None
 
 
-@pytest.mark.parametrize(("ceiling", "asked", "warns"), [(1000.0, 500.0, False), (1000.0, 500.1, True),
-                                                         (1000.0, None, False), (0.0, 1.0, True)])
-def test_warning_above_half_the_ceiling(ceiling: float, asked: float | None, warns: bool) -> None:
-    assert (calibration.warning(ceiling, asked) is not None) == warns
+@pytest.mark.parametrize(("top", "asked", "warns"), [(1000.0, 500.0, False), (1000.0, 500.1, True),
+                                                     (1000.0, None, False), (0.0, 1.0, True)])
+def test_warning_above_half_the_ceiling(top: float, asked: float | None, warns: bool) -> None:
+    assert (ceiling.warning(top, asked) is not None) == warns
 
 
 def test_calibration_counts_what_it_sent_and_stays_in_budget() -> None:
     # Virtual time and a reset to no latency: every request answers at once, so the request cap (not the
     # budget) ends it: exactly `requests` successes in zero elapsed time.
-    async def go() -> calibration.Calibration:
-        return await calibration.measure(AsgiServer(), sc(release="rate", rate=100), requests=120, concurrency=7)
+    async def go() -> ceiling.Calibration:
+        return await ceiling.measure(AsgiServer(), sc(release="rate", rate=100), requests=120, concurrency=7)
 
     c = clock.run(go())
     assert (c.requests, c.concurrency, c.requested_rps) == (120, 7, 100.0)
@@ -42,10 +42,10 @@ def test_calibration_counts_what_it_sent_and_stays_in_budget() -> None:
 def test_the_report_repeats_the_calibration_warning() -> None:
     from bench import report
 
-    cal = calibration.Calibration(400, 0.5, 50, 800.0, 1000.0, calibration.warning(800.0, 1000.0))
+    cal = ceiling.Calibration(400, 0.5, 50, 800.0, 1000.0, ceiling.warning(800.0, 1000.0))
     doc = {"meta": {"clock": "real", "transport": "http+aiohttp", "repeat": 1, "python": "3.11", "platform": "x",
-                    "git_sha": None, "created_utc": "now", "scenario": {"name": "s"}, "calibration": cal.to_dict()},
+                    "git_sha": None, "created_utc": "now", "scenario": {"name": "s"}, "ceiling": cal.to_dict()},
            "runs": [], "complete": True}
     md = report.render_markdown(doc)
-    assert "calibration: the scenario asks for 1000/s, more than 50% of the harness ceiling of 800/s" in md
-    assert "calibration: the scenario asks for 1000/s" in report.render_html(doc)
+    assert "harness ceiling: the scenario asks for 1000/s, more than 50% of the harness ceiling of 800/s" in md
+    assert "harness ceiling: the scenario asks for 1000/s" in report.render_html(doc)
