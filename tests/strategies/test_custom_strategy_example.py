@@ -44,7 +44,7 @@ def test_default_scenario_end_to_end_at_the_limit(my_limiter: type[Strategy]) ->
     m = r.metrics
     assert (m.succeeded, m.throttled, m.errors) == (200, 0, 0)
     assert m.peak_window_count == (20,) and m.burst_ratio == 1.0
-    assert arrival_times(r) == pytest.approx([0.05 * k for k in range(200)], abs=TICKS)
+    assert arrival_times(r) == pytest.approx([0.0525 * k for k in range(200)], abs=TICKS)  # 5 % margin
 
 
 def test_slow_responses_do_not_become_bursts(my_limiter: type[Strategy]) -> None:
@@ -53,10 +53,9 @@ def test_slow_responses_do_not_become_bursts(my_limiter: type[Strategy]) -> None
 
 
 def test_the_documented_command(my_limiter: type[Strategy], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # python -m bench run --strategies my_limiter:MyLimiter --clock virtual (PYTHONPATH: the fixture), on the
-    # exact schedule: its fixed 1/r grid is exactly at the limit. (With the default network/timer profile a late
-    # slot and an on-time one can share a window, as on a real loop: docs/netmodel.md.)
-    assert cli_main(["run", "--strategies", "my_limiter:MyLimiter", "--clock", "virtual", "--profile", "none",
+    # python -m bench run --strategies my_limiter:MyLimiter --clock virtual (PYTHONPATH: the fixture), with the
+    # default network/timer profile: its 5 % margin keeps late timers and jitter from sharing a window.
+    assert cli_main(["run", "--strategies", "my_limiter:MyLimiter", "--clock", "virtual",
                      "--out", str(tmp_path)]) == 0
     out = capsys.readouterr()
     assert "my-limiter" in out.out and "200/200 ok  0 × 429" in out.err
