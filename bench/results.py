@@ -33,7 +33,7 @@ CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "a
 #: The server's own log, per run: ground truth for every burst metric and for peak concurrency. ``t_ns``
 #: is the exact server time since run start in integer ns (what the window metrics count); ``t`` the
 #: same in seconds, for reading.
-ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight", "t_ns")
+ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight", "t_ns", "cost")
 INCOMPLETE = "INCOMPLETE"
 PACKAGES = ("httpx", "httpcore", "httpx-aiohttp", "aiohttp", "sniffio",
             "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
@@ -136,7 +136,8 @@ class RunWriter:
         with (self.path / "arrivals.csv").open("a", newline="") as f:
             w = csv.writer(f)
             for v in r.arrivals:
-                w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight, v.t_ns])
+                w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight, v.t_ns,
+                            v.cost])
         self._write_json(complete=False)
 
     def finish(self) -> None:
@@ -178,7 +179,9 @@ def read_arrivals(path: Path) -> dict[tuple[str, int], list[Arrival]]:
         for row in csv.DictReader(f):
             # Runs written before the integer column: their float seconds, rounded to the ns once.
             t_ns = int(row["t_ns"]) if row.get("t_ns") else from_seconds(float(row["t"]))
-            a = Arrival(row["request_id"], t_ns, int(row["status"]), row["key"], int(row["in_flight"]))
+            # Runs written before the cost column: every arrival cost 1.
+            a = Arrival(row["request_id"], t_ns, int(row["status"]), row["key"], int(row["in_flight"]),
+                        int(row["cost"]) if row.get("cost") else 1)
             out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
     return out
 
