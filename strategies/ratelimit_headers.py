@@ -184,7 +184,8 @@ def _retry_after(h: Mapping[str, str], now_epoch: float) -> float | None:
 _GO_PART = r"([0-9]{1,12}(?:\.[0-9]{1,9})?)(ms|us|µs|μs|ns|h|m|s)"
 _GO = re.compile(f"(?:{_GO_PART})+")
 _GO_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
-_RFC3339 = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+_RFC3339 = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,9})?"
+                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 def go_duration(value: str | None) -> float | None:
