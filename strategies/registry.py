@@ -47,6 +47,7 @@ BUILTIN: dict[str, str] = {
     "token-bucket-weighted": "strategies.token_bucket_weighted:TokenBucketWeighted",
     "aiolimiter-weighted": "strategies.aiolimiter_weighted:AiolimiterWeighted",
     "pyrate-weighted": "strategies.pyrate_weighted:PyrateWeighted",
+    "adaptive-tokens": "strategies.adaptive_tokens:AdaptiveTokens",
 }
 
 ENTRY_POINT_GROUP = "ratebench.strategies"

@@ -70,9 +70,11 @@ class WeightedBucket:
         """Wait (FIFO) until every tier's bucket holds this job's tokens, then take them all at once."""
         loop = asyncio.get_running_loop()
         async with self._lock:
-            while (wait := self._due(cost) - loop.time()) > 1e-6:
-                await asyncio.sleep(wait)  # one scheduled wake-up; the loop re-checks after it
-            now = loop.time()
+            # Nobody else takes while we hold the lock, so the due time cannot move: one wake-up.
+            due = self._due(cost)
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            now = max(loop.time(), due)  # a timer a tick early is counted at its due time
             for i, (weighted, _, rate) in enumerate(self._buckets):
                 n = cost if weighted else 1
                 self._tat[i] = max(self._tat[i], now) + n / rate

@@ -15,7 +15,7 @@ from strategies.registry import resolve
 from strategies.token_bucket_weighted import WeightedBucket
 from tests.strategies.harness import end_to_end
 
-WEIGHTED = ["token-bucket-weighted", "aiolimiter-weighted", "pyrate-weighted"]
+WEIGHTED = ["token-bucket-weighted", "aiolimiter-weighted", "pyrate-weighted", "adaptive-tokens"]
 COUNTING = ["token-bucket", "aiolimiter", "pyrate-memory"]
 
 
