@@ -33,7 +33,8 @@ class AiolimiterWeighted(Strategy):
     description = "aiolimiter, one AsyncLimiter per tier; token tiers acquire(cost) (bucket L/4, drains 3L/4 per W)"
 
     async def run(self, jobs: Jobs, send: Send) -> None:
-        tokens, requests = [], []
+        tokens: list[AsyncLimiter] = []
+        requests: list[AsyncLimiter] = []
         for t in self.quota.tiers:
             capacity, rate = bucket_size(t)
             (tokens if t.unit == "tokens" else requests).append(AsyncLimiter(capacity, capacity / rate))
