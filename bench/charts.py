@@ -104,8 +104,10 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
     written: list[str] = []
 
     firsts = arrival_times(run_dir / "arrivals.csv")
+    # Request tiers only: the panels count arrivals, and a token tier's limit counts costs (issue 13), so a
+    # token tier drawn here would compare requests with tokens. Its peak is in the table (peak_window_count).
     tiers = [plots.Tier(int(q["limit"]), float(q["window_s"]), str(q.get("algorithm", "sliding-log")))
-             for q in quota]
+             for q in quota if q.get("unit", "requests") == "requests"]
     if tiers and order:
         # Every ranked strategy gets its band, also one that never reached the server ("no arrivals").
         series = [(s, firsts.get(s, [])) for s in order]
