@@ -30,7 +30,8 @@ def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
     """The quota as a title states it: every tier, ``+``-joined; ``no quota`` when there is none."""
     if not quota:
         return "no quota"
-    return " + ".join(f"{q['limit']} per {q['window_s']:g} s ({q.get('algorithm', 'sliding-log')})" for q in quota)
+    return " + ".join(f"{q['limit']}{' tokens' if q.get('unit') == 'tokens' else ''} per {q['window_s']:g} s "
+                      f"({q.get('algorithm', 'sliding-log')})" for q in quota)
 
 
 def _rows(path: Path, repeat: int, columns: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
