@@ -30,7 +30,8 @@ def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
     """The quota as a title states it: every tier, ``+``-joined; ``no quota`` when there is none."""
     if not quota:
         return "no quota"
-    return " + ".join(f"{q['limit']} per {q['window_s']:g} s ({q.get('algorithm', 'sliding-log')})" for q in quota)
+    return " + ".join(f"{q['limit']}{' tokens' if q.get('unit') == 'tokens' else ''} per {q['window_s']:g} s "
+                      f"({q.get('algorithm', 'sliding-log')})" for q in quota)
 
 
 def _rows(path: Path, repeat: int, columns: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
@@ -104,8 +105,10 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
     written: list[str] = []
 
     firsts = arrival_times(run_dir / "arrivals.csv")
+    # Request tiers only: the panels count arrivals, and a token tier's limit counts costs (issue 13), so a
+    # token tier drawn here would compare requests with tokens. Its peak is in the table (peak_window_count).
     tiers = [plots.Tier(int(q["limit"]), float(q["window_s"]), str(q.get("algorithm", "sliding-log")))
-             for q in quota]
+             for q in quota if q.get("unit", "requests") == "requests"]
     if tiers and order:
         # Every ranked strategy gets its band, also one that never reached the server ("no arrivals").
         series = [(s, firsts.get(s, [])) for s in order]

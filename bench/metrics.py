@@ -76,8 +76,11 @@ def percentile(values: Iterable[float], p: float) -> float | None:
     return float(v[lo] + frac * (v[lo + 1] - v[lo]))
 
 
-def peak_window_count_ns(times_ns: Iterable[int], window_ns: int) -> int:
+def peak_window_count_ns(times_ns: Iterable[int], window_ns: int, weights: Iterable[int] | None = None) -> int:
     """The most ``times_ns`` in any half-open window ``[t, t + window_ns)``, all in integer ticks.
+
+    With ``weights`` (one per time, e.g. each arrival's cost for a ``unit = "tokens"`` tier), the
+    largest *sum of weights* in any such window instead of the count.
 
     Membership: ``a`` is in the window that starts at ``s`` iff ``s <= a < s + window_ns``, compared
     exactly, as the server's policies compare (an entry exactly ``window_ns`` old has left). The maximum
@@ -89,9 +92,22 @@ def peak_window_count_ns(times_ns: Iterable[int], window_ns: int) -> int:
     1
     >>> peak_window_count_ns([140_000_000, 1_140_000_000], S)  # 0.14 s and 1.14 s: one window apart
     1
+    >>> peak_window_count_ns([0, S // 2, S], S, weights=[300, 500, 100])  # 300 + 500, then 500 + 100
+    800
     """
     if not window_ns > 0:
         raise ValueError(f"peak_window_count: window must be > 0, got {window_ns!r}")
+    if weights is not None:
+        pairs = sorted(zip(times_ns, weights, strict=True))
+        best = total = 0
+        i = 0
+        for t, w in pairs:
+            total += w
+            while pairs[i][0] + window_ns <= t:
+                total -= pairs[i][1]
+                i += 1
+            best = max(best, total)
+        return best
     ts = sorted(times_ns)
     best = 0
     i = 0
@@ -102,12 +118,13 @@ def peak_window_count_ns(times_ns: Iterable[int], window_ns: int) -> int:
     return best
 
 
-def first_window_count_ns(times_ns: Iterable[int], window_ns: int) -> int:
-    """How many ``times_ns`` lie in ``[first, first + window_ns)``, ``first`` being the earliest.
-    Same membership rule as :func:`peak_window_count_ns`. 0 for no times.
+def first_window_count_ns(times_ns: Iterable[int], window_ns: int, weights: Iterable[int] | None = None) -> int:
+    """How many ``times_ns`` lie in ``[first, first + window_ns)``, ``first`` being the earliest (with
+    ``weights``: the sum of their weights). Same membership rule as :func:`peak_window_count_ns`. 0 for
+    no times.
 
-    >>> first_window_count_ns([200, 400, 1_200, 1_300], 1_000)
-    2
+    >>> first_window_count_ns([200, 400, 1_200, 1_300], 1_000), first_window_count_ns([200, 400], 1_000, [5, 7])
+    (2, 12)
     """
     if not window_ns > 0:
         raise ValueError(f"first_window_count: window must be > 0, got {window_ns!r}")
@@ -115,6 +132,8 @@ def first_window_count_ns(times_ns: Iterable[int], window_ns: int) -> int:
     if not ts:
         return 0
     end = min(ts) + window_ns
+    if weights is not None:
+        return sum(w for t, w in zip(ts, weights, strict=True) if t < end)
     return sum(1 for t in ts if t < end)
 
 
@@ -157,12 +176,12 @@ class _Decision(Protocol):
 class Admission(Protocol):
     """A single policy the oracle can drive: ``SlidingLog`` and every per-tier algorithm (times in ns)."""
 
-    def earliest(self, now: int) -> int:
-        """The earliest instant >= ``now`` at which a request would be accepted."""
+    def earliest(self, now: int, n: int = 1) -> int:
+        """The earliest instant >= ``now`` at which ``n`` units would be accepted."""
         ...
 
-    def record(self, now: int) -> None:
-        """Count an accepted request at ``now``."""
+    def record(self, now: int, n: int = 1) -> None:
+        """Count ``n`` accepted units at ``now``."""
         ...
 
 
@@ -170,17 +189,18 @@ class Admission(Protocol):
 class Deciding(Protocol):
     """A composite policy the oracle can drive: ``Tiered`` (``decide`` checks and records at once)."""
 
-    def earliest(self, now: int) -> int:
-        """The earliest instant >= ``now`` at which a request would be accepted."""
+    def earliest(self, now: int, cost: int = 1) -> int:
+        """The earliest instant >= ``now`` at which a request of ``cost`` would be accepted."""
         ...
 
-    def decide(self, now: int) -> _Decision:
-        """Accept (and count) or reject a request at ``now``."""
+    def decide(self, now: int, cost: int = 1) -> _Decision:
+        """Accept (and count) or reject a request of ``cost`` at ``now``."""
         ...
 
 
 def oracle_makespan(
-    release_ns: Iterable[int], policy: Admission | Deciding, latency_ns: int
+    release_ns: Iterable[int], policy: Admission | Deciding, latency_ns: int,
+    costs: Iterable[int] | None = None, latency_per_unit_ns: int = 0,
 ) -> int | None:
     """Makespan of the oracle client, in integer ns: it sends each job at the earliest instant, not
     before the job's release, that ``policy`` would accept it, and never gets a 429.
@@ -197,6 +217,18 @@ def oracle_makespan(
     ``earliest(now)`` and ``record(now)`` or ``decide(now)`` works, so every future algorithm plugs
     in unchanged. ``None`` for no jobs.
 
+    Weighted jobs (``costs``, one per release, in the same order): each is sent at
+    ``policy.earliest(max(release, previous t), cost)`` and counted with its cost (a ``"tokens"`` tier
+    counts the cost, a ``"requests"`` tier 1); its response comes ``latency_ns + cost *
+    latency_per_unit_ns`` later, and the makespan ends at the latest response. This oracle keeps
+    release order (a client could finish sooner by reordering jobs of different costs; none of ours
+    does), so it is the fastest *in-order* schedule.
+
+    >>> from mock_server.policies import SlidingLog, Tiered
+    >>> S = 1_000_000_000  # 10 tokens per second; costs 6, 6, 3 go at 0, 1 s (6 left), 1 s
+    >>> oracle_makespan([0] * 3, Tiered([SlidingLog(10, S, unit="tokens")]), 0, costs=[6, 6, 3])
+    1000000000
+
     >>> from mock_server.policies import SlidingLog, Tiered
     >>> S = 1_000_000_000
     >>> oracle_makespan([0] * 5, Tiered([SlidingLog(2, S)]), S // 100)  # sent at 0, 0, 1, 1, 2 s
@@ -208,18 +240,29 @@ def oracle_makespan(
         count = policy.record
     else:
 
-        def count(now: int) -> None:
-            if not policy.decide(now).allowed:
+        def count(now: int, n: int = 1) -> None:
+            if not policy.decide(now, n).allowed:
                 raise RuntimeError(f"oracle_makespan: policy rejected t={now!r} after earliest() offered it")
 
-    releases = sorted(release_ns)
-    if not releases:
+    if costs is None:
+        releases = sorted(release_ns)
+        if not releases:
+            return None
+        t = releases[0]
+        for release in releases:
+            t = policy.earliest(max(release, t))
+            count(t)
+        return t + latency_ns - releases[0]
+    jobs = sorted(zip(release_ns, costs, strict=True), key=lambda rc: rc[0])  # stable: equal releases in order
+    if not jobs:
         return None
-    t = releases[0]
-    for release in releases:
-        t = policy.earliest(max(release, t))
-        count(t)
-    return t + latency_ns - releases[0]
+    t = first = jobs[0][0]
+    end = first
+    for release, cost in jobs:
+        t = policy.earliest(max(release, t), cost)
+        count(t, cost)
+        end = max(end, t + latency_ns + cost * latency_per_unit_ns)
+    return end - first
 
 
 #: Why ``efficiency`` is null for a run that completed every job against an oracle of 0 s.
@@ -353,10 +396,12 @@ def compute(
     service = [a.done_s - a.sent_s for a in attempts]
 
     times = [a.t_ns for a in arrivals or ()]
+    costs = [a.cost for a in arrivals or ()]
     measured = tiers if arrivals is not None else ()
-    windows = [ticks.from_seconds(t.window_s) for t in measured]  # as the server's config converts them
-    peaks = tuple(peak_window_count_ns(times, w) for w in windows)
-    firsts_w = tuple(first_window_count_ns(times, w) for w in windows)
+    # A window as the server's config converts it; a token tier counts each arrival's cost.
+    windows = [(ticks.from_seconds(t.window_s), costs if t.unit == "tokens" else None) for t in measured]
+    peaks = tuple(peak_window_count_ns(times, w, c) for w, c in windows)
+    firsts_w = tuple(first_window_count_ns(times, w, c) for w, c in windows)
     for t in tiers:
         if t.limit < 1:
             raise ValueError(f"compute: tier limit must be >= 1, got {t!r}")

@@ -33,13 +33,14 @@ __all__ = ["MAX_POINTS", "OVER", "Chart", "Tier", "burst_accuracy", "burst_serie
 #: Upper bound on the points of any one line: about one per pixel column of a panel.
 MAX_POINTS = 800
 
-# 26 colours that stay apart on white, none of them red: red is kept for "over the limit" (:data:`OVER`).
+# 28 colours that stay apart on white, none of them red: red is kept for "over the limit" (:data:`OVER`).
 # tab10 without its red, tab20b's darker half without its red, Dark2, two greys. The built-in strategies take
 # them in registry order; a user's strategy by its name's hash.
 _PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     "#393b79", "#637939", "#8c6d31", "#7b4173", "#5254a3", "#8ca252", "#bd9e39", "#a55194",
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#444444", "#000000",
+    "#6b6ecf", "#b5cf6b",  # tab20b's lighter blue and green: the token-weighted strategies made 28
 )
 #: The colour of "over the limit" in every chart, and of no strategy.
 OVER = "#d62728"

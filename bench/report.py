@@ -219,6 +219,12 @@ CAPTIONS = {
 }
 
 
+#: Under the table when a tier counts tokens (issue 13): its window counts are sums of costs.
+TOKENS_NOTE = ("Token tiers (`unit = \"tokens\"`) count units, not requests: their `peak win` / `first win` are "
+               "the sums of the arrivals' declared costs, and their burst is that sum ÷ the tier's token limit. "
+               "The burst chart draws the request tiers only.")
+
+
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
@@ -241,6 +247,9 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "",
         markdown_table(rows),
     ]
+    quota = meta.get("resolved", {}).get("server", {}).get("quota", [])
+    if any(q.get("unit") == "tokens" for q in quota):
+        parts += ["", TOKENS_NOTE]
     notes = harness_notes(doc)
     if any(r.get("harness") for r in rows) or notes:
         parts += ["", LEGEND]

@@ -34,7 +34,7 @@ CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "a
 #: The server's own log, per run: ground truth for every burst metric and for peak concurrency. ``t_ns``
 #: is the exact server time since run start in integer ns (what the window metrics count); ``t`` the
 #: same in seconds, for reading.
-ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight", "t_ns")
+ARRIVAL_FIELDS = ("strategy", "repeat", "request_id", "t", "status", "key", "in_flight", "t_ns", "cost")
 INCOMPLETE = "INCOMPLETE"
 PACKAGES = ("httpx", "httpcore", "httpx-aiohttp", "aiohttp", "sniffio",
             "starlette", "uvicorn", "httptools", "aiolimiter", "aiometer",
@@ -149,7 +149,7 @@ class RunWriter:
                 w = csv.writer(f)
                 for v in r.arrivals:
                     w.writerow([r.strategy, r.repeat, v.request_id, repr(v.t), v.status, v.key, v.in_flight,
-                                v.t_ns])
+                                v.t_ns, v.cost])
             self._write_json(complete=False, runs=[*self.runs, entry])
         except OSError as e:
             for name, size in marks.items():  # no half-written rows of a run results.json does not list
@@ -231,15 +231,17 @@ def read_arrivals(path: Path) -> dict[tuple[str, int], list[Arrival]]:
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
         header = tuple(reader.fieldnames or ())
-        # Runs written before the integer column lack t_ns: their float seconds, rounded to the ns once.
-        if header not in (ARRIVAL_FIELDS, ARRIVAL_FIELDS[:-1]):
+        # Older runs: without the cost column (every arrival cost 1), and before that without t_ns
+        # (float seconds, rounded to the ns once).
+        if header not in (ARRIVAL_FIELDS, ARRIVAL_FIELDS[:-1], ARRIVAL_FIELDS[:-2]):
             raise BadRunFile(f"{path}: header is {reader.fieldnames!r}, not {list(ARRIVAL_FIELDS)!r}")
         for row in reader:
             try:
                 if None in row or any(row[k] is None for k in header):
                     raise ValueError("wrong number of fields")
                 t_ns = int(row["t_ns"]) if "t_ns" in row else from_seconds(float(row["t"]))
-                a = Arrival(row["request_id"], t_ns, int(row["status"]), row["key"], int(row["in_flight"]))
+                a = Arrival(row["request_id"], t_ns, int(row["status"]), row["key"], int(row["in_flight"]),
+                            int(row["cost"]) if "cost" in row else 1)
                 out.setdefault((row["strategy"], int(row["repeat"])), []).append(a)
             except ValueError as e:
                 raise BadRunFile(f"{path}, line {reader.line_num}: malformed row ({e})") from None

@@ -88,7 +88,11 @@ def oracle_makespan(scenario: Scenario, server_t0_ns: int = 0) -> float | None:
             or server.latency.model != "fixed"):
         return None
     releases = [server_t0_ns + ticks.from_seconds(r) for r in scenario.workload.release_times()]
-    ns = metrics.oracle_makespan(releases, policies.build(server.quota), ticks.from_seconds(scenario.latency_s))
+    if any(q.unit == "tokens" for q in server.quota) or server.latency.per_unit_ms:
+        ns = metrics.oracle_makespan(releases, policies.build(server.quota), ticks.from_seconds(scenario.latency_s),
+                                     scenario.workload.costs(), ticks.from_seconds(server.latency.per_unit_ms / 1000))
+    else:
+        ns = metrics.oracle_makespan(releases, policies.build(server.quota), ticks.from_seconds(scenario.latency_s))
     return None if ns is None else ticks.to_seconds(ns)
 
 
@@ -119,6 +123,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         contextlib.nullcontext() if bound is None else asyncio.Semaphore(bound))
 
     now_ns = clock.loop_ns(loop)
+    cost_header = scenario.server.cost.header  # every request declares its job's cost (1 by default)
     async with server.client(limits) as client:
 
         async def handed_to_transport(request: httpx.Request) -> None:
@@ -134,13 +139,14 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
 
         async def jobs() -> AsyncIterator[Job]:
             # Release times generated one at a time: a 10⁷-job workload allocates nothing up front.
-            for i, rel in enumerate(workload.iter_release_times()):
+            costs = workload.cost.iter_costs(workload.jobs)
+            for i, (rel, cost) in enumerate(zip(workload.iter_release_times(), costs, strict=True)):
                 asked = loop.time()
                 delay = t0 + rel - asked
                 if delay > 0:
                     await asyncio.sleep(delay)
                 release_lags.append(release_lag(t0 + rel, asked, loop.time()))
-                yield Job(i, rel)
+                yield Job(i, rel, cost)
 
         async def send(job: Job) -> httpx.Response:
             tries[job.id] += 1
@@ -151,7 +157,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             try:
                 async with slots:
                     ready = loop.time() - t0  # a connection is free: from here on, any delay is the client's
-                    response = await client.get(API_PATH, headers={"x-request-id": rid})
+                    response = await client.get(API_PATH, headers={"x-request-id": rid, cost_header: str(job.cost)})
                 status = response.status_code
                 return response
             except asyncio.CancelledError:
@@ -196,7 +202,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         note = f"the server was reset from outside during the run ({outside}x): burst metrics withheld"
         error = f"{error}; {note}" if error else note
     # Burst metrics judge against what the server enforces, which may differ from what it declares.
-    enforced = tuple(Tier(q.limit, q.window_s) for q in scenario.server.quota)
+    enforced = tuple(Tier(q.limit, q.window_s, q.unit) for q in scenario.server.quota)
     oracle = oracle_makespan(scenario, t0_ns)
     m = metrics.compute(
         attempts, arrivals if log.complete and not outside else None, enforced, requests=workload.jobs,

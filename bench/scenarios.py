@@ -28,6 +28,8 @@ limits::
 from __future__ import annotations
 
 import itertools
+import math
+import random
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -52,11 +54,80 @@ class ScenarioError(ValueError):
     """A scenario cannot be found or is invalid; the message names the key or value."""
 
 
+COST_MODELS = ("fixed", "uniform", "lognormal")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Each job's cost (integer units, e.g. an LLM request's tokens), drawn from a seeded distribution:
+    ``fixed`` (``value``), ``uniform`` (integers ``low..high``) or ``lognormal`` (``median``, ``sigma``,
+    like prompt sizes; rounded, at least 1 and at most ``max``). The same seed gives the same costs.
+
+    >>> CostModel("lognormal", median=100, sigma=0.8, max=1000, seed=1).draw(5)
+    [163, 99, 268, 225, 76]
+    >>> CostModel("uniform", low=5, high=9, seed=3).draw(3), CostModel().draw(2)
+    ([6, 9, 9], [1, 1])
+    """
+
+    model: str = "fixed"
+    value: int = 1
+    low: int = 1
+    high: int = 1
+    median: float = 1.0
+    sigma: float = 0.0
+    max: int = 1
+    seed: int = 0
+
+    @property
+    def largest(self) -> int:
+        """The largest cost a draw can give."""
+        return {"fixed": self.value, "uniform": self.high}.get(self.model, self.max)
+
+    def iter_costs(self, n: int) -> Iterator[int]:
+        rng = random.Random(self.seed)
+        if self.model == "uniform":
+            return (rng.randint(self.low, self.high) for _ in range(n))
+        if self.model == "lognormal":
+            mu, sigma, top = math.log(self.median), self.sigma, self.max
+            return (min(top, max(1, round(rng.lognormvariate(mu, sigma)))) for _ in range(n))
+        return itertools.repeat(self.value, n)
+
+    def draw(self, n: int) -> list[int]:
+        return list(self.iter_costs(n))
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = {"fixed": ("value",), "uniform": ("low", "high"), "lognormal": ("median", "sigma", "max")}
+        return {"model": self.model, **{k: getattr(self, k) for k in keys[self.model]}, "seed": self.seed}
+
+    @classmethod
+    def from_table(cls, t: Table) -> CostModel:
+        model = t.choice("model", COST_MODELS, "fixed")
+        allowed = {"fixed": ("value",), "uniform": ("low", "high"), "lognormal": ("median", "sigma", "max")}[model]
+        for k in ("value", "low", "high", "median", "sigma", "max"):
+            if t.has(k) and k not in allowed:
+                raise ScenarioError(f"{t.at(k)}: not used by cost model {model!r} (it takes {', '.join(allowed)})")
+        seed = t.integer("seed", 0, minimum=0)
+        if model == "fixed":
+            return cls(model, value=t.integer("value", 1, minimum=0), seed=seed)
+        if model == "uniform":
+            low, high = t.integer("low", minimum=0), t.integer("high", minimum=0)
+            if high < low:
+                raise ScenarioError(f"{t.at('high')}: must be >= low ({low}), got {high}")
+            return cls(model, low=low, high=high, seed=seed)
+        return cls(model, median=t.number("median", strict=True), sigma=t.number("sigma", 0.5),
+                   max=t.integer("max"), seed=seed)
+
+
 @dataclass(frozen=True)
 class Workload:
     jobs: int
     release: str = "batch"
     rate: float | None = None  # jobs per second when release == "rate"
+    cost: CostModel = CostModel()  # each job's cost (1 unless the scenario says otherwise)
+
+    def costs(self) -> list[int]:
+        """Each job's cost, in job order (seeded: the same every run)."""
+        return self.cost.draw(self.jobs)
 
     def release_times(self) -> list[float]:
         """Scheduled release of each job, seconds from run start.
@@ -99,9 +170,12 @@ class Scenario:
         return {
             "name": self.name,
             "server": self.server.to_dict(),
-            "declared": {"tiers": [{"limit": t.limit, "window_s": t.window_s} for t in self.declared.tiers],
+            "declared": {"tiers": [{"limit": t.limit, "window_s": t.window_s,
+                                    **({"unit": t.unit} if t.unit != "requests" else {})}
+                                   for t in self.declared.tiers],
                          "concurrency": self.declared.concurrency},
-            "workload": {"jobs": self.workload.jobs, "release": self.workload.release, "rate": self.workload.rate},
+            "workload": {"jobs": self.workload.jobs, "release": self.workload.release, "rate": self.workload.rate,
+                         **({"cost": self.workload.cost.to_dict()} if self.workload.cost != CostModel() else {})},
             "timeout_s": self.timeout_s,
             "virtual": {"profile": self.profile, "seed": self.seed},
         }
@@ -129,12 +203,17 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
         raise ScenarioError(f"name: must be letters, digits, '.', '_' or '-' (it names the run directory), "
                             f"got {name!r}")
 
-    wl = top.table("workload", ("jobs", "release", "rate"))
+    wl = top.table("workload", ("jobs", "release", "rate", "cost"))
     release = wl.choice("release", RELEASES, "batch")
     if release == "batch" and wl.has("rate"):
         raise ScenarioError("workload.rate: only with release = \"rate\" (a batch releases every job at once)")
     rate = wl.number("rate", strict=True) if release == "rate" else None
-    workload = Workload(wl.integer("jobs"), release, rate)
+    cost = CostModel.from_table(wl.table("cost", ("model", "value", "low", "high", "median", "sigma", "max", "seed")))
+    token_caps = [q.burst or q.limit for q in server.quota if q.unit == "tokens"]
+    if token_caps and cost.largest > min(token_caps):
+        raise ScenarioError(f"workload.cost: a job may cost {cost.largest}, more than the smallest token tier "
+                            f"holds ({min(token_caps)}); the server would refuse it (lower the cost's maximum)")
+    workload = Workload(wl.integer("jobs"), release, rate, cost)
 
     client = top.table("client", ("concurrency", "timeout_s"))
     concurrency = client.integer("concurrency", 20)
@@ -148,7 +227,7 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
             if q.window_s < MIN_WINDOW_S:
                 raise ScenarioError(f"{where}[{i}].window_s: must be >= {MIN_WINDOW_S:g} s for a benchmark "
                                     f"(the harness's timing resolution), got {q.window_s!r}")
-    declared = Quota(tuple(Tier(q.limit, q.window_s) for q in declared_tiers), concurrency)
+    declared = Quota(tuple(Tier(q.limit, q.window_s, q.unit) for q in declared_tiers), concurrency)
 
     virtual = top.table("virtual", ("profile", "seed"))
     profile = virtual.string("profile", netmodel.DEFAULT, nonempty=True)

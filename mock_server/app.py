@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection
@@ -55,7 +56,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from mock_server.admin import MAX_BODY, AdminGuard, BodyError, parse_body
-from mock_server.config import LOG_DIR, ConfigError, ServerConfig, resolve_log_file
+from mock_server.config import LOG_DIR, MAX_COST, ConfigError, ServerConfig, resolve_log_file
 from mock_server.faults import Faults
 from mock_server.headers import Announcer, Headers
 from mock_server.latency import sampler
@@ -101,14 +102,36 @@ class RunState:
         self.in_flight = 0
         self.cap = config.concurrency.limit
         self.key_header = config.key_header.encode("latin-1")
+        self.cost_header = config.cost.header.encode("latin-1")
+        self.per_unit_s = config.latency.per_unit_ms / 1000
         self.statuses: Counter[int] = Counter()
 
     def epoch(self, now: int) -> float:
         return self.wall0 + to_seconds(now - self.start)
 
-    def decide(self, request_id: str, key: str, now: int) -> tuple[int, Headers, float, bool]:
-        """``(status, extra headers, delay_s, hang)`` for a request arriving at ``now`` (already counted
-        in ``in_flight``); logs the arrival."""
+    def cost_of(self, raw: bytes | None, key: str) -> tuple[int, str | None]:
+        """The cost a request declares in the cost header (the configured default without one), and
+        why it is refused (``None`` when it is not): the header comes from the client, so anything but
+        a plain decimal integer within bounds is a 400, never an exception or a huge count."""
+        if raw is None:
+            return self.config.cost.default, None
+        name = self.config.cost.header
+        text = raw.decode("latin-1").strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 7:
+            return 0, f"{name}: must be an integer from 0 to {MAX_COST}, got {text[:40]!r}"
+        cost = int(text)
+        if cost > MAX_COST:
+            return 0, f"{name}: must be an integer from 0 to {MAX_COST}, got {cost}"
+        if self.has_quota:
+            most = self.quota.limiter(key).max_cost()
+            if most is not None and cost > most:
+                return 0, (f"{name}: {cost} exceeds the token quota's capacity ({most}); such a request "
+                           "can never be accepted")
+        return cost, None
+
+    def decide(self, request_id: str, key: str, now: int, cost: int = 1) -> tuple[int, Headers, float, bool]:
+        """``(status, extra headers, delay_s, hang)`` for a request of ``cost`` arriving at ``now``
+        (already counted in ``in_flight``); logs the arrival."""
         headers: Headers
         delay = 0.0
         hang = False
@@ -123,18 +146,18 @@ class RunState:
             status = 200
             headers = []
             if self.has_quota:
-                d = self.quota.decide(key, now)
+                d = self.quota.decide(key, now, cost)
                 epoch = self.epoch(now)
                 if d.tiers:  # a key no tier applies to (only [keys] configured) gets no limit headers
                     headers = self.announce.quota(d, epoch)
                 if not d.allowed:
                     status = self.announce.reject_status
                     headers += self.announce.retry(d.retry_after_ns, epoch)
-            delay = self.latency()
+            delay = self.latency() + cost * self.per_unit_s
             if status == 200 and self.faults.active and (f := self.faults.draw()) is not None:
                 # A hang is held for hang_s exactly; a slow response is slow on top of its latency.
                 status, delay, hang = f.status, f.delay_s if f.hang else delay + f.delay_s, f.hang
-        self.log.add(request_id, now, status, key, self.in_flight)
+        self.log.add(request_id, now, status, key, self.in_flight, cost)
         self.statuses[status] += 1
         return status, headers, delay, hang
 
@@ -205,15 +228,28 @@ class MockApp:
         now = self.clock()
         st = self.run  # a reset mid-request must not touch the new state's in-flight count
         request_id = key = ""
-        kh = st.key_header
+        cost_raw: bytes | None = None
+        kh, ch = st.key_header, st.cost_header
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif name == kh:
                 key = value.decode("latin-1")
+            elif name == ch:
+                cost_raw = value
+        cost, refused = st.cost_of(cost_raw, key)
+        if refused is not None:
+            # Logged (it arrived), not counted by any tier; the message names the header and the value.
+            st.log.add(request_id, now, 400, key, st.in_flight + 1, cost)
+            st.statuses[400] += 1
+            body = json.dumps({"error": refused}).encode()
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))]})
+            await send({"type": "http.response.body", "body": body})
+            return
         st.in_flight += 1
         try:
-            status, headers, delay, hang = st.decide(request_id, key, now)
+            status, headers, delay, hang = st.decide(request_id, key, now, cost)
             if hang:
                 if await _hang(receive, delay):
                     return  # the client gave up: nobody to answer

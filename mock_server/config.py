@@ -12,7 +12,7 @@ mock_server.config.ConfigError: server.latency_ms: must be a number >= 0, got -1
 Traceback (most recent call last):
 ...
 mock_server.config.ConfigError: server.headers.dialect: must be one of "x-ratelimit", "github", \
-"ietf-draft10", "ratelimit-trio", "ietf-draft07", "none", got 'github2'
+"ietf-draft10", "ratelimit-trio", "ietf-draft07", "openai", "anthropic", "none", got 'github2'
 
 ``to_dict()`` gives the canonical form (the runner sends it to ``POST /__admin/reset``), and
 ``from_dict(c.to_dict()) == c``:
@@ -43,7 +43,8 @@ class ConfigError(ValueError):
 ALGORITHMS = ("sliding-log", "fixed-window", "sliding-counter", "gcra", "token-bucket")
 ANCHORS = ("clock", "first")
 SCOPES = ("key", "global")
-DIALECTS = ("x-ratelimit", "github", "ietf-draft10", "ratelimit-trio", "ietf-draft07", "none")
+DIALECTS = ("x-ratelimit", "github", "ietf-draft10", "ratelimit-trio", "ietf-draft07", "openai", "anthropic", "none")
+UNITS = ("requests", "tokens")
 RESETS = ("delta", "epoch")
 RETRY_AFTERS = ("seconds", "http-date", "ms", "none")
 REJECT_STATUSES = (429, 403)
@@ -159,6 +160,8 @@ class QuotaConfig:
     ``"first"`` starts a window at the first request after the previous one ended.
     ``scope``: ``"key"`` counts each API key separately; ``"global"`` counts all keys together.
     ``name``: the policy name in IETF headers (default ``"<limit>-per-<window>s"``).
+    ``unit``: ``"requests"`` counts every request as 1; ``"tokens"`` counts a request's cost (the
+    ``x-cost`` request header, :class:`CostConfig`), as LLM APIs' tokens-per-minute quotas do.
 
     ``window_ns`` is ``window_s`` converted once to integer nanoseconds (:mod:`mock_server.ticks`): the
     policies, the oracle and the window metrics all count in it. A window under 1 µs is refused.
@@ -174,6 +177,7 @@ class QuotaConfig:
     anchor: str = "clock"
     scope: str = "key"
     name: str = ""
+    unit: str = "requests"
     window_ns: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -185,7 +189,7 @@ class QuotaConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> QuotaConfig:
-        t = Table(d, where, ("algorithm", "limit", "window_s", "burst", "anchor", "scope", "name"))
+        t = Table(d, where, ("algorithm", "limit", "window_s", "burst", "anchor", "scope", "name", "unit"))
         algorithm = t.choice("algorithm", ALGORITHMS, "sliding-log")
         if t.has("burst") and algorithm not in ("gcra", "token-bucket"):
             raise ConfigError(f"{t.at('burst')}: only for algorithm \"gcra\" or \"token-bucket\", "
@@ -205,12 +209,13 @@ class QuotaConfig:
             anchor=t.choice("anchor", ANCHORS, "clock"),
             scope=t.choice("scope", SCOPES, "key"),
             name=name,
+            unit=t.choice("unit", UNITS, "requests"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         d = {"algorithm": self.algorithm, "limit": self.limit, "window_s": self.window_s, "burst": self.burst,
-             "anchor": self.anchor, "scope": self.scope, "name": self.name}
-        return _drop_defaults(d, {"burst": None, "anchor": "clock", "scope": "key", "name": ""})
+             "anchor": self.anchor, "scope": self.scope, "name": self.name, "unit": self.unit}
+        return _drop_defaults(d, {"burst": None, "anchor": "clock", "scope": "key", "name": "", "unit": "requests"})
 
 
 def _window_ns(window_s: float, where: str) -> int:
@@ -258,7 +263,8 @@ class HeadersConfig:
     def from_dict(cls, d: object, where: str) -> HeadersConfig:
         t = Table(d, where, ("dialect", "reset", "retry_after", "reject_status", "problem_json"))
         dialect = t.choice("dialect", DIALECTS, "x-ratelimit")
-        fixed = {"github": "epoch", "ietf-draft10": "delta", "ietf-draft07": "delta"}.get(dialect)
+        fixed = {"github": "epoch", "ietf-draft10": "delta", "ietf-draft07": "delta", "openai": "delta",
+                 "anthropic": "epoch"}.get(dialect)
         reset = t.choice("reset", RESETS, fixed or "delta")
         if fixed and reset != fixed:
             raise ConfigError(f"{t.at('reset')}: dialect {dialect!r} always sends {fixed!r} resets, "
@@ -269,6 +275,44 @@ class HeadersConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"dialect": self.dialect, "reset": self.reset, "retry_after": self.retry_after,
                 "reject_status": self.reject_status, "problem_json": self.problem_json}
+
+
+# ------------------------------------------------------------------------------------------------
+# Request cost
+
+
+#: The largest cost a request may declare (a million tokens: more than any LLM context).
+MAX_COST = 1_000_000
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """Where a request's cost comes from, for ``unit = "tokens"`` tiers.
+
+    ``header``: the request header the client declares its cost in (a decimal integer ``0 <= n <=``
+    :data:`MAX_COST`; anything else is answered 400); ``default``: the cost of a request without
+    that header (the server-side cost model: every request costs this much).
+
+    >>> CostConfig.from_dict({"default": 100}, "server.cost")
+    CostConfig(header='x-cost', default=100)
+    """
+
+    header: str = "x-cost"
+    default: int = 1
+
+    @classmethod
+    def from_dict(cls, d: object, where: str) -> CostConfig:
+        t = Table(d, where, ("header", "default"))
+        header = t.string("header", "x-cost", nonempty=True).lower()
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9a-z-]+", header):
+            raise ConfigError(f"{t.at('header')}: must be an HTTP header name, got {header!r}")
+        default = t.integer("default", 1, minimum=0)
+        if default > MAX_COST:
+            raise ConfigError(f"{t.at('default')}: must be <= {MAX_COST}, got {default}")
+        return cls(header, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"header": self.header, "default": self.default}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -291,6 +335,7 @@ class LatencyConfig:
     median_ms: float = 0.0
     sigma: float = 0.0
     seed: int = 0
+    per_unit_ms: float = 0.0  # added per unit of a request's cost (an LLM's time per token)
 
     @property
     def mean_ms(self) -> float:
@@ -307,26 +352,28 @@ class LatencyConfig:
 
     @classmethod
     def from_dict(cls, d: object, where: str) -> LatencyConfig:
-        t = Table(d, where, ("model", "ms", "low_ms", "high_ms", "median_ms", "sigma", "seed"))
+        t = Table(d, where, ("model", "ms", "low_ms", "high_ms", "median_ms", "sigma", "seed", "per_unit_ms"))
         model = t.choice("model", LATENCY_MODELS, "fixed")
         wanted = cls._FIELDS[model]
         for k in ("ms", "low_ms", "high_ms", "median_ms", "sigma"):
             if t.has(k) and k not in wanted:
                 raise ConfigError(f"{t.at(k)}: not used by model {model!r} (it takes {', '.join(wanted)})")
         seed = t.integer("seed", 0, minimum=0)
+        per_unit = t.number("per_unit_ms", 0.0)
         if model == "fixed":
-            return cls(model, ms=t.number("ms", 0.0), seed=seed)
+            return cls(model, ms=t.number("ms", 0.0), seed=seed, per_unit_ms=per_unit)
         if model == "uniform":
             low, high = t.number("low_ms"), t.number("high_ms")
             if high < low:
                 raise ConfigError(f"{t.at('high_ms')}: must be >= low_ms ({low:g}), got {high:g}")
-            return cls(model, low_ms=low, high_ms=high, seed=seed)
+            return cls(model, low_ms=low, high_ms=high, seed=seed, per_unit_ms=per_unit)
         return cls(model, median_ms=t.number("median_ms", strict=True), sigma=t.number("sigma", 0.5),
-                   seed=seed)
+                   seed=seed, per_unit_ms=per_unit)
 
     def to_dict(self) -> dict[str, Any]:
         fields = {k: getattr(self, k) for k in self._FIELDS[self.model]}
-        return {"model": self.model, **fields, "seed": self.seed}
+        extra = {"per_unit_ms": self.per_unit_ms} if self.per_unit_ms else {}
+        return {"model": self.model, **fields, "seed": self.seed, **extra}
 
 
 @dataclass(frozen=True)
@@ -569,7 +616,7 @@ class LogConfig:
 
 
 _SERVER_KEYS = ("quota", "keys", "key_header", "headers", "latency", "latency_ms", "concurrency", "faults",
-                "dynamics", "log", "log_limit")
+                "dynamics", "log", "log_limit", "cost")
 
 
 @dataclass(frozen=True)
@@ -593,6 +640,7 @@ class ServerConfig:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
     @property
     def latency_ms(self) -> float:
@@ -647,6 +695,7 @@ class ServerConfig:
             faults=FaultsConfig.from_dict(t.d.get("faults", {}), t.at("faults")),
             dynamics=DynamicsConfig.from_dict(t.d.get("dynamics", {}), t.at("dynamics"), len(quota)),
             log=log,
+            cost=CostConfig.from_dict(t.d.get("cost", {}), t.at("cost")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -661,6 +710,7 @@ class ServerConfig:
             "faults": self.faults.to_dict(),
             "dynamics": self.dynamics.to_dict(),
             "log": self.log.to_dict(),
+            "cost": self.cost.to_dict(),
         }
 
 

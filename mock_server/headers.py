@@ -13,6 +13,10 @@ dialect              headers (on 200s and quota rejections alike)
 ``ietf-draft10``     ``RateLimit-Policy: "name";q=L;w=W, ...`` and ``RateLimit: "name";r=R;t=T``
 ``ratelimit-trio``   ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (delta or epoch)
 ``ietf-draft07``     ``RateLimit: limit=L, remaining=R, reset=T`` and ``RateLimit-Policy: L;w=W, ...``
+``openai``           ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}``, resets as Go durations
+                     (``6m0s``, ``1.5s``, ``20ms``; rounded up to the ms)
+``anthropic``        ``anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}``, resets as
+                     RFC 3339 UTC instants (``2023-11-14T22:13:21.500Z``; rounded up to the ms)
 ``none``             nothing
 ===================  =================================================================================
 
@@ -30,11 +34,12 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from email.utils import formatdate
 
 from mock_server.config import HeadersConfig
-from mock_server.policies import Decision
+from mock_server.policies import Decision, Policy
 from mock_server.ticks import ceil_div, ceil_seconds, to_seconds
 
 Headers = list[tuple[bytes, bytes]]
@@ -56,6 +61,40 @@ def _sf_number(x: float) -> str:
 
 def _sf_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def go_duration(ns: int) -> str:
+    """A duration as Go's ``time.Duration`` prints it (OpenAI's reset headers), rounded up to the ms.
+
+    >>> [go_duration(n) for n in (0, 20_000_000, 1_000_000_000, 90_500_000_000, 360 * 10**9, 3_700 * 10**9)]
+    ['0s', '20ms', '1s', '1m30.5s', '6m0s', '1h1m40s']
+    """
+    ms = max(0, ceil_div(ns, 1_000_000))
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    sec, frac = divmod(rest, 1000)
+    s = f"{sec}.{frac:03d}".rstrip("0").rstrip(".") + "s"
+    return (f"{h}h{m}m" if h else f"{m}m" if m else "") + s
+
+
+def rfc3339(epoch: float) -> str:
+    """A UTC instant in RFC 3339 with milliseconds, rounded up to the ms (Anthropic's reset headers).
+
+    >>> rfc3339(1_700_000_000.2), rfc3339(1_700_000_000.0)
+    ('2023-11-14T22:13:20.200Z', '2023-11-14T22:13:20.000Z')
+    """
+    ms = math.ceil(round(epoch * 1000, 3))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def _by_unit(d: Decision, unit: str) -> Policy | None:
+    """The tier of ``unit`` closest to binding (least share left), or ``None``."""
+    tiers = [p for p in d.tiers if p.unit == unit]
+    return min(tiers, key=lambda p: p.remaining(d.now) / p.capacity) if tiers else None
 
 
 def http_date(epoch: float) -> str:
@@ -104,12 +143,35 @@ class Announcer:
             limit = f"limit={d.limit}, remaining={d.remaining}, reset={ceil_seconds(d.reset_ns)}"
             return [(b"ratelimit", limit.encode()), (b"ratelimit-policy", policy.encode())]
 
+        def openai(d: Decision, epoch: float) -> Headers:
+            out: Headers = []
+            for unit in ("requests", "tokens"):
+                p = _by_unit(d, unit)
+                if p is not None:
+                    u = unit.encode()
+                    out += [(b"x-ratelimit-limit-" + u, _b(p.capacity)),
+                            (b"x-ratelimit-remaining-" + u, _b(p.remaining(d.now))),
+                            (b"x-ratelimit-reset-" + u, go_duration(p.reset_after(d.now)).encode())]
+            return out
+
+        def anthropic(d: Decision, epoch: float) -> Headers:
+            out: Headers = []
+            for unit in ("requests", "tokens"):
+                p = _by_unit(d, unit)
+                if p is not None:
+                    pre = b"anthropic-ratelimit-" + unit.encode()
+                    at = rfc3339(epoch + to_seconds(p.reset_after(d.now)))
+                    out += [(pre + b"-limit", _b(p.capacity)), (pre + b"-remaining", _b(p.remaining(d.now))),
+                            (pre + b"-reset", at.encode())]
+            return out
+
         def none(d: Decision, epoch: float) -> Headers:
             return []
 
         dialects: dict[str, Callable[[Decision, float], Headers]] = {
             "x-ratelimit": x_ratelimit, "github": github, "ietf-draft10": draft10,
-            "ratelimit-trio": trio, "ietf-draft07": draft07, "none": none,
+            "ratelimit-trio": trio, "ietf-draft07": draft07, "openai": openai, "anthropic": anthropic,
+            "none": none,
         }
         self.quota: Callable[[Decision, float], Headers] = dialects[config.dialect]
         """Rate-limit headers for a decision (``quota(decision, epoch)``)."""

@@ -2,7 +2,8 @@
 
 One record per API request as the server saw it: request id (the client's ``x-request-id``), server
 time in integer nanoseconds (the clock the policies decided by, so the window metrics count the same
-ticks), status answered, API key, and requests in flight at the arrival (this one included). The hot
+ticks), status answered, API key, requests in flight at the arrival (this one included), and the
+request's cost (the units a ``unit = "tokens"`` tier counts it as; 1 by default). The hot
 path appends a tuple; everything else (objects, JSON, CSV) happens when the log is read.
 
 Three sinks, chosen by ``[server.log]``:
@@ -20,7 +21,7 @@ Three sinks, chosen by ``[server.log]``:
 (['1', '2'], 1)
 >>> a = from_json(log.to_json())[0]
 >>> a, a.t
-(Arrival(request_id='1', t_ns=1000000000, status=200, key='', in_flight=1), 1.0)
+(Arrival(request_id='1', t_ns=1000000000, status=200, key='', in_flight=1, cost=1), 1.0)
 
 Request ids and keys come from request headers, so both sinks keep at most :data:`MAX_FIELD`
 characters of each (a longer id never matches a client's own and is reported as foreign anyway):
@@ -42,8 +43,8 @@ from typing import Any, Protocol
 
 from mock_server.ticks import to_seconds
 
-FIELDS = ["request_id", "t_ns", "status", "key", "in_flight"]
-Record = tuple[str, int, int, str, int]
+FIELDS = ["request_id", "t_ns", "status", "key", "in_flight", "cost"]
+Record = tuple[str, int, int, str, int, int]
 #: Characters kept of a request id or key (they are client-chosen header values, up to the header limit).
 MAX_FIELD = 200
 #: What one in-memory record costs besides its id and key characters (tuple, int, deque slot; measured
@@ -60,6 +61,7 @@ class Arrival:
     status: int
     key: str = ""
     in_flight: int = 1  # requests being served at the server at this arrival, this one included
+    cost: int = 1  # the request's declared cost (x-cost): what a token tier counts it as
 
     def __post_init__(self) -> None:
         if isinstance(self.t_ns, bool) or not isinstance(self.t_ns, int):
@@ -76,7 +78,7 @@ class Sink(Protocol):
 
     total: int  # arrivals logged since the reset
 
-    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None: ...
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int, cost: int = 1) -> None: ...
 
     def to_json(self) -> dict[str, Any]: ...
 
@@ -97,7 +99,7 @@ class ArrivalLog:
         self.bytes = 0  # estimated size of the records held
         self.total = 0
 
-    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None:
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int, cost: int = 1) -> None:
         if len(request_id) > MAX_FIELD:
             request_id = request_id[:MAX_FIELD]
         if len(key) > MAX_FIELD:
@@ -105,7 +107,7 @@ class ArrivalLog:
         e = self._entries
         if len(e) >= self._limit:
             self._drop_oldest()
-        e.append((request_id, t_ns, status, key, in_flight))
+        e.append((request_id, t_ns, status, key, in_flight, cost))
         self.bytes += RECORD_BYTES + len(request_id) + len(key)
         self.total += 1
         while self.bytes > self._max_bytes and len(e) > 1:
@@ -116,7 +118,7 @@ class ArrivalLog:
         self.bytes -= RECORD_BYTES + len(r[0]) + len(r[3])
 
     def append(self, arrival: Arrival) -> None:
-        self.add(arrival.request_id, arrival.t_ns, arrival.status, arrival.key, arrival.in_flight)
+        self.add(arrival.request_id, arrival.t_ns, arrival.status, arrival.key, arrival.in_flight, arrival.cost)
 
     @property
     def dropped(self) -> int:
@@ -137,7 +139,7 @@ class ArrivalLog:
 
 
 class FileLog:
-    """Every arrival, appended to a CSV file (header ``request_id,t_ns,status,key,in_flight``).
+    """Every arrival, appended to a CSV file (header ``request_id,t_ns,status,key,in_flight,cost``).
 
     Records are buffered and written ``batch`` at a time; :meth:`flush` (called by :meth:`to_json`,
     :meth:`close` and the server's shutdown) writes the rest. The file is truncated when the log is
@@ -155,8 +157,8 @@ class FileLog:
         self._batch = batch
         self.total = 0
 
-    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None:
-        self._buf.append((request_id[:MAX_FIELD], t_ns, status, key[:MAX_FIELD], in_flight))
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int, cost: int = 1) -> None:
+        self._buf.append((request_id[:MAX_FIELD], t_ns, status, key[:MAX_FIELD], in_flight, cost))
         self.total += 1
         if len(self._buf) >= self._batch:
             self.flush()
@@ -172,7 +174,7 @@ class FileLog:
         with self.path.open(newline="", encoding="utf-8") as f:
             rows = csv.reader(f)
             next(rows, None)
-            records = [[r[0], int(r[1]), int(r[2]), r[3], int(r[4])] for r in rows]
+            records = [[r[0], int(r[1]), int(r[2]), r[3], int(r[4]), int(r[5]) if len(r) > 5 else 1] for r in rows]
         return _json(records, 0, f"file:{self.path}")
 
     def close(self) -> None:
@@ -185,7 +187,7 @@ class NullLog:
 
     total = 0
 
-    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int) -> None:
+    def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int, cost: int = 1) -> None:
         pass
 
     def to_json(self) -> dict[str, Any]:
@@ -196,6 +198,7 @@ class NullLog:
 
 
 def from_json(data: dict[str, Any]) -> list[Arrival]:
-    """Inverse of ``to_json()`` (``/__admin/log``)."""
-    return [Arrival(request_id=r[0], t_ns=r[1], status=r[2], key=r[3], in_flight=r[4]) for r in data["arrivals"]]
+    """Inverse of ``to_json()`` (``/__admin/log``); records without a cost (older servers) cost 1."""
+    return [Arrival(request_id=r[0], t_ns=r[1], status=r[2], key=r[3], in_flight=r[4],
+                    cost=r[5] if len(r) > 5 else 1) for r in data["arrivals"]]
 

@@ -60,11 +60,11 @@ class QuotaState:
             self._keys[key] = lim
         return lim
 
-    def decide(self, key: str, now: int) -> Decision:
-        """Accept or reject (and count) a request of ``key`` at server time ``now`` (integer ns)."""
+    def decide(self, key: str, now: int, cost: int = 1) -> Decision:
+        """Accept or reject (and count) a request of ``key`` and ``cost`` at server time ``now`` (integer ns)."""
         if now >= self._next_event:
             self._catch_up(now)
-        return self.limiter(key).decide(now)
+        return self.limiter(key).decide(now, cost)
 
     def _catch_up(self, now: int) -> None:
         while (ev := self._events.pop(now)) is not None:

@@ -30,10 +30,12 @@ import httpx
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """At most ``limit`` requests in any ``window_s`` seconds."""
+    """At most ``limit`` requests in any ``window_s`` seconds; with ``unit = "tokens"``, at most
+    ``limit`` units of cost (:attr:`Job.cost`), as LLM APIs' tokens-per-minute quotas count."""
 
     limit: int
     window_s: float
+    unit: str = "requests"
 
     @property
     def rate(self) -> float:
@@ -53,8 +55,15 @@ class Quota:
 
     @property
     def binding(self) -> Tier | None:
-        """The tier with the lowest sustained rate: it sets the long-run ceiling."""
-        return min(self.tiers, key=lambda t: (t.rate, t.window_s)) if self.tiers else None
+        """The request tier with the lowest sustained rate: it sets the long-run ceiling on requests.
+        (Token tiers are not compared with request tiers: see :attr:`token_tiers`.)"""
+        tiers = [t for t in self.tiers if t.unit == "requests"]
+        return min(tiers, key=lambda t: (t.rate, t.window_s)) if tiers else None
+
+    @property
+    def token_tiers(self) -> tuple[Tier, ...]:
+        """The tiers that count cost units (tokens), not requests."""
+        return tuple(t for t in self.tiers if t.unit == "tokens")
 
     @property
     def rate(self) -> float:
@@ -69,6 +78,7 @@ class Job:
 
     id: int
     release_s: float = 0.0  # scheduled release, relative to run start
+    cost: int = 1  # units a token tier counts this job's request as (e.g. an LLM prompt's tokens)
 
 
 Jobs = AsyncIterator[Job]

@@ -14,6 +14,10 @@ Dialects, in the order they are preferred when a response carries several (the f
 yields any of limit / remaining / reset provides all three; fields are never mixed across families):
 
 ===================  ==============================================================================
+``openai``           ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}``; resets are Go durations
+                     (``6m0s``, ``1m30.5s``, ``20ms``, ``0s``)
+``anthropic``        ``anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}``; resets are
+                     RFC 3339 instants (``2023-11-14T22:13:21Z``)
 ``ietf-draft10``     ``RateLimit-Policy: "name";q=100;w=60, ...`` + ``RateLimit: "name";r=5;t=30, ...``
 ``ietf-draft07``     ``RateLimit: limit=10, remaining=5, reset=3`` (+ ``RateLimit-Policy: 10;w=1``)
 ``ratelimit-trio``   ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (draft-06 and older)
@@ -22,6 +26,9 @@ yields any of limit / remaining / reset provides all three; fields are never mix
 ===================  ==============================================================================
 
 plus ``Retry-After`` (delay-seconds or an HTTP-date) and ``retry-after-ms`` with any of them.
+
+The two LLM dialects report two quotas at once: the requests tier in ``limit`` / ``remaining`` /
+``reset_after_s``, the tokens tier in ``tokens_limit`` / ``tokens_remaining`` / ``tokens_reset_after_s``.
 
 Robustness rules (why: these headers come from servers we do not control):
 
@@ -46,12 +53,12 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 __all__ = ["DEFAULT_MAX_WAIT_S", "EPOCH_MS_THRESHOLD", "EPOCH_THRESHOLD", "MAX_DELAY_S", "RateLimitInfo", "capped",
-           "parse"]
+           "go_duration", "parse", "rfc3339_delay"]
 
 #: Numbers above this (2001-09-09 as a UTC epoch; 31 years as a delay) are epoch seconds.
 EPOCH_THRESHOLD = 1e9
@@ -84,6 +91,9 @@ class RateLimitInfo:
     retry_after_s: float | None = None
     policy_window_s: float | None = None
     dialect: str | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset_after_s: float | None = None
 
     @property
     def wait_s(self) -> float | None:
@@ -172,6 +182,47 @@ def _retry_after(h: Mapping[str, str], now_epoch: float) -> float | None:
         # Delay-seconds per RFC 9110; an epoch-sized number is some server's epoch, never a 30-year wait.
         return _delay(number, now_epoch)
     return _http_date(raw, now_epoch)
+
+
+_GO_PART = r"([0-9]{1,12}(?:\.[0-9]{1,9})?)(ms|us|µs|μs|ns|h|m|s)"
+_GO = re.compile(f"(?:{_GO_PART})+")
+_GO_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
+_RFC3339 = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,9})?"
+                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def go_duration(value: str | None) -> float | None:
+    """Seconds in a Go ``time.Duration`` string (OpenAI's resets); ``None`` if malformed or implausible.
+
+    >>> [go_duration(v) for v in ("1s", "6m0s", "20ms", "1m30.5s", "0s", "1h2m", "1.5", "-1s", "")]
+    [1.0, 360.0, 0.02, 90.5, 0.0, 3720.0, None, None, None]
+    """
+    if value is None:
+        return None
+    v = value.strip()
+    if not _GO.fullmatch(v):
+        return None
+    return _plausible(sum(float(n) * _GO_UNIT_S[u] for n, u in re.findall(_GO_PART, v)))
+
+
+def rfc3339_delay(value: str | None, now_epoch: float) -> float | None:
+    """Seconds from ``now_epoch`` to an RFC 3339 instant (Anthropic's resets); past → 0; malformed → None.
+
+    >>> rfc3339_delay("2023-11-14T22:13:25.5Z", 1_700_000_000.0), rfc3339_delay("tomorrow", 0.0)
+    (5.5, None)
+    """
+    if value is None:
+        return None
+    m = _RFC3339.fullmatch(value.strip())
+    if m is None:
+        return None
+    day, frac, zone = m.groups()
+    text = day.replace("t", "T").replace(" ", "T") + (frac or "")[:7] + ("+00:00" if zone in "Zz" else zone)
+    try:
+        epoch = datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+    return _plausible(max(0.0, epoch - now_epoch))
 
 
 # -- structured fields (RFC 8941), tolerant subset -----------------------------------------------------
@@ -335,7 +386,33 @@ def _x_ratelimit(h: Mapping[str, str], now_epoch: float) -> RateLimitInfo | None
                          "x-ratelimit")
 
 
-_DIALECTS = (_draft10, _draft07, _trio, _x_ratelimit)
+def _two_tiers(limit: int | None, remaining: int | None, reset: float | None, t_limit: int | None,
+               t_remaining: int | None, t_reset: float | None, dialect: str) -> RateLimitInfo | None:
+    if all(v is None for v in (limit, remaining, reset, t_limit, t_remaining, t_reset)):
+        return None
+    return RateLimitInfo(limit, remaining, reset, None, None, dialect, t_limit, t_remaining, t_reset)
+
+
+def _openai(h: Mapping[str, str], now_epoch: float) -> RateLimitInfo | None:
+    def get(field: str, unit: str) -> str | None:
+        return h.get(f"x-ratelimit-{field}-{unit}")
+
+    return _two_tiers(_int(get("limit", "requests")), _int(get("remaining", "requests")),
+                      go_duration(get("reset", "requests")), _int(get("limit", "tokens")),
+                      _int(get("remaining", "tokens")), go_duration(get("reset", "tokens")), "openai")
+
+
+def _anthropic(h: Mapping[str, str], now_epoch: float) -> RateLimitInfo | None:
+    def get(unit: str, field: str) -> str | None:
+        return h.get(f"anthropic-ratelimit-{unit}-{field}")
+
+    return _two_tiers(_int(get("requests", "limit")), _int(get("requests", "remaining")),
+                      rfc3339_delay(get("requests", "reset"), now_epoch), _int(get("tokens", "limit")),
+                      _int(get("tokens", "remaining")), rfc3339_delay(get("tokens", "reset"), now_epoch),
+                      "anthropic")
+
+
+_DIALECTS = (_openai, _anthropic, _draft10, _draft07, _trio, _x_ratelimit)
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
@@ -352,15 +429,18 @@ def parse(headers: Mapping[str, str], now_epoch: float | None = None) -> RateLim
     ``now_epoch`` (UTC seconds, default ``time.time()``) is the instant the response is read, used to
     turn epoch resets and HTTP-dates into delays.
 
-        >>> parse({"RateLimit-Policy": '"hour";q=100;w=3600, "min";q=10;w=60',
-        ...        "RateLimit": '"hour";r=90;t=600, "min";r=2;t=20'})
-        RateLimitInfo(limit=10, remaining=2, reset_after_s=20.0, retry_after_s=None, policy_window_s=60.0, \
-dialect='ietf-draft10')
+        >>> i = parse({"RateLimit-Policy": '"hour";q=100;w=3600, "min";q=10;w=60',
+        ...            "RateLimit": '"hour";r=90;t=600, "min";r=2;t=20'})
+        >>> i.limit, i.remaining, i.reset_after_s, i.retry_after_s, i.policy_window_s, i.dialect
+        (10, 2, 20.0, None, 60.0, 'ietf-draft10')
         >>> parse({"ratelimit": "limit=10, remaining=0, reset=3", "retry-after": "2"}).wait_s
         2.0
-        >>> parse({"x-ratelimit-reset": "-5", "retry-after": "soon"})
-        RateLimitInfo(limit=None, remaining=None, reset_after_s=None, retry_after_s=None, \
-policy_window_s=None, dialect=None)
+        >>> parse({"x-ratelimit-reset": "-5", "retry-after": "soon"}) == RateLimitInfo()
+        True
+        >>> i = parse({"x-ratelimit-remaining-requests": "59", "x-ratelimit-remaining-tokens": "1200",
+        ...            "x-ratelimit-reset-tokens": "1m30.5s", "retry-after-ms": "250"})
+        >>> i.remaining, i.tokens_remaining, i.tokens_reset_after_s, i.retry_after_s, i.dialect
+        (59, 1200, 90.5, 0.25, 'openai')
     """
     h = _lower(headers)
     now = time.time() if now_epoch is None or not math.isfinite(now_epoch) else now_epoch
@@ -368,24 +448,19 @@ policy_window_s=None, dialect=None)
     for dialect in _DIALECTS:
         info = dialect(h, now)
         if info is not None:
-            return RateLimitInfo(info.limit, info.remaining, info.reset_after_s, retry_after,
-                                 info.policy_window_s, info.dialect)
+            return replace(info, retry_after_s=retry_after)
     return RateLimitInfo(retry_after_s=retry_after)
 
 
 def capped(info: RateLimitInfo, max_wait_s: float = DEFAULT_MAX_WAIT_S) -> tuple[RateLimitInfo, int]:
-    """``info`` with ``retry_after_s`` and ``reset_after_s`` cut to ``max_wait_s``; and how many were cut.
+    """``info`` with every wait it carries (``retry_after_s``, ``reset_after_s``, ``tokens_reset_after_s``)
+    cut to ``max_wait_s``; and how many were cut.
 
-        >>> capped(RateLimitInfo(remaining=0, reset_after_s=34_560_000.0, retry_after_s=5.0), 300.0)
-        (RateLimitInfo(limit=None, remaining=0, reset_after_s=300.0, retry_after_s=5.0, policy_window_s=None, \
-dialect=None), 1)
+        >>> info, cut = capped(RateLimitInfo(remaining=0, reset_after_s=34_560_000.0, retry_after_s=5.0), 300.0)
+        >>> info.reset_after_s, info.retry_after_s, cut
+        (300.0, 5.0, 1)
     """
-    cut = 0
-    retry, reset = info.retry_after_s, info.reset_after_s
-    if retry is not None and retry > max_wait_s:
-        retry, cut = max_wait_s, cut + 1
-    if reset is not None and reset > max_wait_s:
-        reset, cut = max_wait_s, cut + 1
-    if not cut:
-        return info, 0
-    return RateLimitInfo(info.limit, info.remaining, reset, retry, info.policy_window_s, info.dialect), cut
+    waits = {"retry_after_s": info.retry_after_s, "reset_after_s": info.reset_after_s,
+             "tokens_reset_after_s": info.tokens_reset_after_s}
+    cut = {k: max_wait_s for k, v in waits.items() if v is not None and v > max_wait_s}
+    return (replace(info, **cut) if cut else info), len(cut)

@@ -43,6 +43,11 @@ BUILTIN: dict[str, str] = {
     "circuit-breaker-aiobreaker": "strategies.breaker_aiobreaker:AiobreakerBreaker",
     "circuit-breaker-purgatory": "strategies.breaker_purgatory:PurgatoryBreaker",
     "layered": "strategies.layered:Layered",
+    # Token-weighted quotas (issue 13): a job's cost counts in the token tiers.
+    "token-bucket-weighted": "strategies.token_bucket_weighted:TokenBucketWeighted",
+    "aiolimiter-weighted": "strategies.aiolimiter_weighted:AiolimiterWeighted",
+    "pyrate-weighted": "strategies.pyrate_weighted:PyrateWeighted",
+    "adaptive-tokens": "strategies.adaptive_tokens:AdaptiveTokens",
 }
 
 ENTRY_POINT_GROUP = "ratebench.strategies"

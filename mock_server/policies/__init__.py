@@ -41,14 +41,14 @@ __all__ = [
 def build_one(q: QuotaConfig) -> Policy:
     """A fresh policy for one configured tier."""
     if q.algorithm == "sliding-log":
-        return SlidingLog(q.limit, q.window_ns, q.label)
+        return SlidingLog(q.limit, q.window_ns, q.label, q.unit)
     if q.algorithm == "fixed-window":
         cls = FixedWindow if q.anchor == "clock" else FixedWindowFromFirst
-        return cls(q.limit, q.window_ns, q.label)
+        return cls(q.limit, q.window_ns, q.label, q.unit)
     if q.algorithm == "sliding-counter":
-        return SlidingCounter(q.limit, q.window_ns, q.label)
+        return SlidingCounter(q.limit, q.window_ns, q.label, q.unit)
     if q.algorithm in ("gcra", "token-bucket"):
-        return GCRA(q.limit, q.window_ns, q.burst, q.label)
+        return GCRA(q.limit, q.window_ns, q.burst, q.label, q.unit)
     raise ValueError(f"unknown algorithm {q.algorithm!r}")
 
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from mock_server.ticks import NS_PER_S, ceil_seconds, to_seconds
 
-__all__ = ["Decision", "Policy", "Tiered", "ceil_seconds", "check_window", "default_name"]
+__all__ = ["Decision", "Policy", "Tiered", "ceil_seconds", "check_window", "default_name", "units"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class Decision:
     window_ns: int = NS_PER_S
     name: str = ""
     tiers: Sequence[Policy] = field(default=(), compare=False, repr=False)
+    now: int = field(default=0, compare=False, repr=False)  # when decided: dialects that report every tier
 
     @property
     def reset_s(self) -> float:
@@ -54,6 +55,7 @@ class Policy(Protocol):
     limit: int
     window_ns: int
     name: str
+    unit: str  # "requests": every request counts 1; "tokens": a request counts its cost
 
     @property
     def window_s(self) -> float:
@@ -65,20 +67,21 @@ class Policy(Protocol):
         """The most :meth:`remaining` can be: the limit headers report this (a bucket's burst)."""
         ...
 
-    def earliest(self, now: int) -> int:
-        """The earliest instant >= ``now`` at which a request would be accepted; must not change state."""
+    def earliest(self, now: int, n: int = 1) -> int:
+        """The earliest instant >= ``now`` at which ``n`` units (a request, or its cost) would be
+        accepted; must not change state. ``n`` is at most :attr:`capacity`."""
         ...
 
     def remaining(self, now: int) -> int:
-        """Requests that would be accepted back to back at ``now``."""
+        """Units (requests, or tokens) that would be accepted back to back at ``now``."""
         ...
 
     def reset_after(self, now: int) -> int:
         """Nanoseconds from ``now`` until :meth:`remaining` next grows (0 when nothing is counted)."""
         ...
 
-    def record(self, now: int) -> None:
-        """Count a request at ``now`` (an accepted one, or a rejected one under a penalty)."""
+    def record(self, now: int, n: int = 1) -> None:
+        """Count ``n`` units at ``now`` (an accepted request, or a rejected one under a penalty)."""
         ...
 
     def set_limit(self, limit: int) -> None:
@@ -97,10 +100,16 @@ def check_window(window_ns: int) -> int:
     return window_ns
 
 
+def units(p: Policy, cost: int) -> int:
+    """What a request of ``cost`` counts in tier ``p``: its cost in a ``"tokens"`` tier, else 1."""
+    return cost if p.unit == "tokens" else 1
+
+
 class Tiered:
     """Several tiers at once: a request is accepted only when every tier has room, and is then
-    counted in every tier. Optionally, a rejection is counted too (``penalty``) and locks the caller
-    out for ``lockout_ns`` (each rejection during a lockout extends it).
+    counted in every tier (1 in a request tier, its ``cost`` in a token tier: :func:`units`).
+    Optionally, a rejection is counted too (``penalty``) and locks the caller out for ``lockout_ns``
+    (each rejection during a lockout extends it).
 
     >>> from mock_server.policies.sliding_log import SlidingLog
     >>> S = NS_PER_S
@@ -115,39 +124,51 @@ class Tiered:
         self.lockout_ns = lockout_ns
         self.locked_until: int | None = None
 
-    def earliest(self, now: int) -> int:
+    def earliest(self, now: int, cost: int = 1) -> int:
         # One tier's wait can land inside another's full period (fixed windows), so iterate to a fixpoint.
         t = now if self.locked_until is None else max(now, self.locked_until)
         for _ in range(1000):
-            nxt = max((p.earliest(t) for p in self.tiers), default=t)
+            nxt = max((p.earliest(t, units(p, cost)) for p in self.tiers), default=t)
             if nxt == t:
                 return t
             t = nxt
         return t
 
-    def record(self, now: int) -> None:
+    def record(self, now: int, cost: int = 1) -> None:
         """Count a request in every tier (what the oracle does after :meth:`earliest` offered ``now``)."""
         for p in self.tiers:
-            p.record(now)
+            p.record(now, units(p, cost))
 
-    def decide(self, now: int) -> Decision:
+    def max_cost(self) -> int | None:
+        """The largest cost any request can ever be accepted with (the smallest token tier's capacity),
+        or ``None`` when no tier counts tokens."""
+        return min((p.capacity for p in self.tiers if p.unit == "tokens"), default=None)
+
+    def decide(self, now: int, cost: int = 1) -> Decision:
+        """Accept (and count) or reject a request of ``cost`` units at ``now``; ``cost`` must not exceed
+        :meth:`max_cost` (the app refuses such a request with a 400 before asking)."""
         tiers = self.tiers
         locked = self.locked_until is not None and now < self.locked_until
-        allowed = not locked and all(p.earliest(now) <= now for p in tiers)
+        allowed = not locked and all(p.earliest(now, units(p, cost)) <= now for p in tiers)
         if allowed or self.penalty:
             for p in tiers:
-                p.record(now)
+                p.record(now, units(p, cost))
         if not allowed and self.lockout_ns > 0:
             until = now + self.lockout_ns
             self.locked_until = until if self.locked_until is None else max(self.locked_until, until)
         if not tiers:
-            return Decision(allowed, 0, 0, 0, 0 if allowed else self.earliest(now) - now)
+            return Decision(allowed, 0, 0, 0, 0 if allowed else self.earliest(now, cost) - now)
         if len(tiers) == 1:
             tier, remaining = tiers[0], tiers[0].remaining(now)
+        elif any(p.unit == "tokens" for p in tiers):
+            # Requests and tokens cannot be compared by count: the smallest share of capacity left.
+            _, _, i = min((p.remaining(now) / p.capacity, -p.window_ns, i) for i, p in enumerate(tiers))
+            tier = tiers[i]
+            remaining = tier.remaining(now)
         else:
             # Fewest left; on a tie the longer window, whose exhaustion lasts longer.
             remaining, _, i = min((p.remaining(now), -p.window_ns, i) for i, p in enumerate(tiers))
             tier = tiers[i]
-        retry = 0 if allowed else self.earliest(now) - now
+        retry = 0 if allowed else self.earliest(now, cost) - now
         return Decision(allowed, tier.capacity, remaining, tier.reset_after(now), retry, tier.window_ns,
-                        tier.name, tiers)
+                        tier.name, tiers, now)

@@ -26,8 +26,9 @@ from mock_server.ticks import to_seconds
 class FixedWindow:
     """Windows aligned to the clock. ``reset_after`` is the end of the current window (GitHub style)."""
 
-    def __init__(self, limit: int, window_ns: int, name: str = "") -> None:
+    def __init__(self, limit: int, window_ns: int, name: str = "", unit: str = "requests") -> None:
         self.limit = limit
+        self.unit = unit
         self.window_ns = check_window(window_ns)
         self.name = name or default_name(limit, window_ns)
         self._k: int | None = None  # the window counted in
@@ -43,20 +44,20 @@ class FixedWindow:
     def remaining(self, now: int) -> int:
         return max(0, self.limit - self._count_at(now))
 
-    def earliest(self, now: int) -> int:
+    def earliest(self, now: int, n: int = 1) -> int:
         k = now // self.window_ns
-        if self._k != k or self._count < self.limit:
+        if self._k != k or self._count + n <= self.limit:
             return now
         return (k + 1) * self.window_ns
 
     def reset_after(self, now: int) -> int:
         return (now // self.window_ns + 1) * self.window_ns - now
 
-    def record(self, now: int) -> None:
+    def record(self, now: int, n: int = 1) -> None:
         k = now // self.window_ns
         if self._k != k:
             self._k, self._count = k, 0
-        self._count += 1
+        self._count += n
 
     def set_limit(self, limit: int) -> None:
         self.limit = limit
@@ -77,8 +78,9 @@ class FixedWindowFromFirst:
     (1250000000, 1250000000, 750000000)
     """
 
-    def __init__(self, limit: int, window_ns: int, name: str = "") -> None:
+    def __init__(self, limit: int, window_ns: int, name: str = "", unit: str = "requests") -> None:
         self.limit = limit
+        self.unit = unit
         self.window_ns = check_window(window_ns)
         self.name = name or default_name(limit, window_ns)
         self._end: int | None = None  # the open window is [end - window_ns, end)
@@ -94,18 +96,18 @@ class FixedWindowFromFirst:
     def remaining(self, now: int) -> int:
         return max(0, self.limit - self._count) if self._open(now) else self.limit
 
-    def earliest(self, now: int) -> int:
-        if self._end is not None and now < self._end and self._count >= self.limit:
+    def earliest(self, now: int, n: int = 1) -> int:
+        if self._end is not None and now < self._end and self._count + n > self.limit:
             return self._end
         return now
 
     def reset_after(self, now: int) -> int:
         return self._end - now if self._end is not None and now < self._end else 0
 
-    def record(self, now: int) -> None:
+    def record(self, now: int, n: int = 1) -> None:
         if not self._open(now):
             self._end, self._count = now + self.window_ns, 0
-        self._count += 1
+        self._count += n
 
     def set_limit(self, limit: int) -> None:
         self.limit = limit

@@ -25,7 +25,9 @@ from mock_server.ticks import ceil_div, to_seconds
 
 
 class GCRA:
-    def __init__(self, limit: int, window_ns: int, burst: int | None = None, name: str = "") -> None:
+    def __init__(self, limit: int, window_ns: int, burst: int | None = None, name: str = "",
+                 unit: str = "requests") -> None:
+        self.unit = unit
         self.window_ns = check_window(window_ns)
         self.name = name or default_name(limit, window_ns)
         self._burst_given = burst
@@ -50,11 +52,12 @@ class GCRA:
     def _tolerance(self) -> int:
         return (self.burst - 1) * self.window_ns
 
-    def earliest(self, now: int) -> int:
+    def earliest(self, now: int, n: int = 1) -> int:
         tat = self._tat
         if tat is None:
             return now
-        first = tat - self._tolerance()  # in 1/limit ns: accepted once now * limit reaches it
+        # n tokens at once: the n-th of them must fit, so tolerance (burst - n) * W (n <= burst).
+        first = tat - (self.burst - n) * self.window_ns  # in 1/limit ns: accepted once now * limit reaches it
         return now if first <= now * self.limit else ceil_div(first, self.limit)
 
     def remaining(self, now: int) -> int:
@@ -71,6 +74,6 @@ class GCRA:
         r = self.remaining(now)
         return ceil_div(tat + r * self.window_ns - self._tolerance(), self.limit) - now
 
-    def record(self, now: int) -> None:
+    def record(self, now: int, n: int = 1) -> None:
         tat, t = self._tat, now * self.limit
-        self._tat = (t if tat is None or tat < t else tat) + self.window_ns
+        self._tat = (t if tat is None or tat < t else tat) + n * self.window_ns

@@ -25,8 +25,9 @@ from mock_server.ticks import ceil_div, to_seconds
 
 
 class SlidingCounter:
-    def __init__(self, limit: int, window_ns: int, name: str = "") -> None:
+    def __init__(self, limit: int, window_ns: int, name: str = "", unit: str = "requests") -> None:
         self.limit = limit
+        self.unit = unit
         self.window_ns = check_window(window_ns)
         self.name = name or default_name(limit, window_ns)
         self._k: int | None = None  # bucket of _curr; _prev is bucket _k - 1
@@ -59,8 +60,9 @@ class SlidingCounter:
         # Only the next bucket can fit, once this one's weight (as its previous) fades: curr * (W - e) <= x * W.
         return (k + 1) * w + w - x * w // curr
 
-    def earliest(self, now: int) -> int:
-        return self._when_fits(now, self.limit - 1)
+    def earliest(self, now: int, n: int = 1) -> int:
+        # A cost of n fits when estimate + n <= limit (n <= limit: the app refuses larger costs).
+        return self._when_fits(now, max(0, self.limit - n))
 
     def remaining(self, now: int) -> int:
         w = self.window_ns
@@ -75,12 +77,12 @@ class SlidingCounter:
             return 0
         return self._when_fits(now, self.limit - r - 1) - now
 
-    def record(self, now: int) -> None:
+    def record(self, now: int, n: int = 1) -> None:
         k = now // self.window_ns
         if self._k != k:
             self._prev, self._curr = self._view(k)
             self._k = k
-        self._curr += 1
+        self._curr += n
 
     def set_limit(self, limit: int) -> None:
         self.limit = limit

@@ -18,11 +18,22 @@ from mock_server.ticks import to_seconds
 
 
 class SlidingLog:
-    def __init__(self, limit: int, window_ns: int, name: str = "") -> None:
+    """Entries are ``(time, cost)``; the sum of the costs in ``(now - W, now]`` is what is counted (a
+    request counts 1; a weighted tier counts its cost, see :class:`~mock_server.policies.base.Tiered`).
+
+    >>> p = SlidingLog(limit=10, window_ns=100)
+    >>> p.record(0, 6); p.record(50, 3)
+    >>> p.remaining(60), p.earliest(60, 1), p.earliest(60, 2), p.earliest(60, 5), p.reset_after(60)
+    (1, 60, 100, 100, 40)
+    """
+
+    def __init__(self, limit: int, window_ns: int, name: str = "", unit: str = "requests") -> None:
         self.limit = limit
+        self.unit = unit
         self.window_ns = check_window(window_ns)
         self.name = name or default_name(limit, window_ns)
-        self._log: deque[int] = deque()
+        self._log: deque[tuple[int, int]] = deque()
+        self._total = 0  # sum of the costs in the log
 
     @property
     def window_s(self) -> float:
@@ -30,31 +41,42 @@ class SlidingLog:
 
     def _expire(self, now: int) -> None:
         log, w = self._log, self.window_ns
-        while log and log[0] + w <= now:
-            log.popleft()
+        while log and log[0][0] + w <= now:
+            self._total -= log.popleft()[1]
+
+    def _freed_at(self, units: int) -> int:
+        """When the oldest entries, expiring in order, have freed at least ``units`` (>= 1) units."""
+        freed = 0
+        for t, c in self._log:
+            freed += c
+            if freed >= units:
+                return t + self.window_ns
+        return self._log[-1][0] + self.window_ns  # everything gone (units > total: cannot happen here)
 
     def remaining(self, now: int) -> int:
         self._expire(now)
-        return max(0, self.limit - len(self._log))
+        return max(0, self.limit - self._total)
 
-    def earliest(self, now: int) -> int:
-        # Pure (the oracle asks about future instants): the log is sorted, so the request is accepted
-        # once the limit-th most recent counted request has left the window.
-        if len(self._log) < self.limit:
+    def earliest(self, now: int, n: int = 1) -> int:
+        # Pure (the oracle asks about future instants): the log is sorted, so the request fits once
+        # enough of the oldest entries have left the window to make room for n.
+        excess = self._total + n - self.limit
+        if excess <= 0:
             return now
-        return max(now, self._log[-self.limit] + self.window_ns)
+        return max(now, self._freed_at(excess))
 
     def reset_after(self, now: int) -> int:
         self._expire(now)
         if not self._log:
             return 0
-        # remaining grows when the count drops below the limit: at the expiry of the entry that is
-        # limit-th from the newest (penalties can push the count past the limit), or else the oldest.
-        return self._log[max(0, len(self._log) - self.limit)] + self.window_ns - now
+        # remaining grows when the total drops below the limit (penalties can push it past the limit):
+        # once total - limit + 1 units have expired, or the oldest entry when under the limit.
+        return self._freed_at(max(1, self._total - self.limit + 1)) - now
 
-    def record(self, now: int) -> None:
+    def record(self, now: int, n: int = 1) -> None:
         self._expire(now)
-        self._log.append(now)
+        self._log.append((now, n))
+        self._total += n
 
     def set_limit(self, limit: int) -> None:
         self.limit = limit

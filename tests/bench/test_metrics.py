@@ -381,3 +381,14 @@ def test_an_incomplete_server_log_withholds_the_burst_metrics() -> None:
     m = compute(atts, None, [Tier(5, 1.0)], requests=1, cpu_s=None, oracle_makespan_s=None)
     assert (m.peak_window_count, m.first_window_count, m.burst_ratio, m.peak_concurrency) == ((), (), None, None)
     assert m.succeeded == 1  # the client-side counts stand
+
+
+def test_token_tier_counts_costs_per_window() -> None:
+    # A request tier of 3 / 1 s and a token tier of 10 / 1 s; arrivals at 0, 0.5, 0.9 s costing 4, 5, 3:
+    # 3 requests (ratio 1.0) but 12 tokens in [0, 1) (ratio 1.2): the token tier is crossed.
+    arrs = [Arrival("a", 0, 200, cost=4), Arrival("b", 500_000_000, 200, cost=5),
+            Arrival("c", 900_000_000, 200, cost=3)]
+    m = compute([], arrs, [Tier(3, 1.0), Tier(10, 1.0, "tokens")], requests=0, cpu_s=None, oracle_makespan_s=None)
+    assert m.peak_window_count == (3, 12)
+    assert m.first_window_count == (3, 12)
+    assert m.burst_ratio == 1.2

@@ -66,3 +66,22 @@ def test_oracle_never_sees_a_rejection(algorithm: str) -> None:
     for i in range(200):
         t = p.earliest(max(i * 10_000_000, t))
         assert p.decide(t).allowed
+
+
+def test_weighted_requests_and_tokens_by_hand() -> None:
+    # 3 requests / 1 s and 10 tokens / 1 s (sliding logs); 6 jobs at 0 costing 4, 4, 4, 1, 2, 1 tokens;
+    # latency 0.1 s + 0.01 s per token.
+    #   job 0 (4) at 0: 4 tokens, 1 request;  job 1 (4) at 0: 8 tokens, 2 requests;
+    #   job 2 (4): 12 > 10 tokens -> when the 4 at 0 leave: 1.0 (both at 0 leave then: 4 tokens, 1 request);
+    #   job 3 (1) at 1.0: 5 tokens, 2 requests;  job 4 (2) at 1.0: 7 tokens, 3 requests;
+    #   job 5 (1): tokens fit (8), requests full until the three at 1.0 leave: 2.0.
+    # Responses end at 0.14, 0.14, 1.14, 1.11, 1.12, 2.11: makespan 2.11 s.
+    q = [QuotaConfig(3, 1.0), QuotaConfig(10, 1.0, unit="tokens")]
+    ns = oracle_makespan([0] * 6, build(q), from_seconds(0.1), [4, 4, 4, 1, 2, 1], from_seconds(0.01))
+    assert ns == from_seconds(2.11)
+
+
+def test_weighted_gcra_by_hand() -> None:
+    # 10 tokens per second, bucket 10: cost 10 empties it at 0; cost 5 waits for 5 tokens (0.5 s).
+    q = [QuotaConfig(10, 1.0, "gcra", unit="tokens")]
+    assert oracle_makespan([0, 0], build(q), 0, [10, 5]) == from_seconds(0.5)

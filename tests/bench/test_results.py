@@ -25,3 +25,12 @@ def test_runs_written_before_the_integer_columns_still_load(tmp_path: Path) -> N
     arr.write_text("strategy,repeat,request_id,t,status,key,in_flight\ns,0,0.1,1.14,200,,1\n")
     # The float seconds are rounded to the nearest ns once, as every other conversion does.
     assert results.read_arrivals(arr) == {("s", 0): [Arrival("0.1", 1_140_000_000, 200, "", 1)]}
+
+
+def test_arrival_costs_round_trip_and_old_runs_cost_one(tmp_path: Path) -> None:
+    arr = tmp_path / "arrivals.csv"
+    arr.write_text("strategy,repeat,request_id,t,status,key,in_flight,t_ns,cost\n"
+                   "s,0,0.1,1.14,200,,1,1140000000,427\n")
+    assert results.read_arrivals(arr) == {("s", 0): [Arrival("0.1", 1_140_000_000, 200, "", 1, 427)]}
+    arr.write_text("strategy,repeat,request_id,t,status,key,in_flight,t_ns\ns,0,0.1,1.14,200,,1,1140000000\n")
+    assert results.read_arrivals(arr)[("s", 0)][0].cost == 1

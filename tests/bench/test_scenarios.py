@@ -58,3 +58,30 @@ def test_bad_scenarios_name_the_key(tmp_path: Path, toml: str, message: str) -> 
 def test_unknown_name_lists_builtins() -> None:
     with pytest.raises(ScenarioError, match=r"unknown scenario 'nope' \(built-in: default"):
         scenarios.load("nope")
+
+
+def test_llm_api_declares_both_tiers_and_draws_seeded_costs() -> None:
+    sc = scenarios.load("llm-api")
+    assert [t.unit for t in sc.declared.tiers] == ["requests", "tokens"]
+    assert sc.declared.binding == Tier(50, 5.0) and sc.declared.token_tiers == (Tier(5000, 5.0, "tokens"),)
+    costs = sc.workload.costs()
+    assert costs == scenarios.load("llm-api-anthropic").workload.costs()  # same seed, same workload
+    assert len(costs) == 70 and min(costs) >= 1 and max(costs) <= 1000
+    assert sc.resolved()["workload"]["cost"]["model"] == "lognormal"
+
+
+_TOKENS = '[[server.quota]]\nlimit = 100\nwindow_s = 1\nunit = "tokens"\n'
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('[workload]\njobs = 1\ncost = { model = "uniform", low = 1, high = 101 }\n', "more than the smallest token tier"),
+    ('[workload]\njobs = 1\ncost = { model = "fixed", median = 3 }\n', "workload.cost.median: not used by cost model"),
+    ('[workload]\njobs = 1\ncost = { model = "gauss" }\n', "workload.cost.model: must be one of"),
+    ('[workload]\njobs = 1\ncost = { model = "uniform", low = 5, high = 2 }\n', "workload.cost.high: must be >= low"),
+    ('[workload]\njobs = 1\ncost = { model = "lognormal", median = 50 }\n', "workload.cost.max"),
+])
+def test_bad_costs_name_the_key(tmp_path: Path, body: str, message: str) -> None:
+    p = tmp_path / "s.toml"
+    p.write_text(_TOKENS + body)
+    with pytest.raises(ScenarioError, match=message):
+        scenarios.load(str(p))

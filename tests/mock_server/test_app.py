@@ -388,7 +388,7 @@ def test_log_to_file_streams_every_arrival(tmp_path: Path) -> None:
     finally:
         app.close()
     assert ts == [i / 1000 for i in range(5000)]
-    assert path.read_text().splitlines()[0] == "request_id,t_ns,status,key,in_flight"
+    assert path.read_text().splitlines()[0] == "request_id,t_ns,status,key,in_flight,cost"
 
 
 def test_bounded_memory_log_and_log_off() -> None:

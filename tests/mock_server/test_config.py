@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"latency": 5}, "server.latency: must be a table, got 5"),
         (
             {"latncy_ms": 5},
-            "server.latncy_ms: unknown key (allowed: concurrency, dynamics, faults, headers, ",
+            "server.latncy_ms: unknown key (allowed: concurrency, cost, dynamics, faults, headers, ",
         ),
         (
             {"latency_ms": 5, "latency": {"ms": 5}},

@@ -79,3 +79,38 @@ def test_remaining_counts_back_to_back_acceptances(times: list[int], q: QuotaCon
     r = p.tiers[0].remaining(now)
     trial = copy.deepcopy(p)
     assert [trial.decide(now).allowed for _ in range(r + 1)] == [True] * r + [False]
+
+
+# -- weighted (unit = "tokens", issue 13): the same promises for a request of cost n ---------------------
+
+TOKEN_QUOTAS = [
+    QuotaConfig(10, 1.0, "sliding-log", unit="tokens"),
+    QuotaConfig(10, 1.0, "fixed-window", unit="tokens"),
+    QuotaConfig(7, 0.3, "fixed-window", anchor="first", unit="tokens"),
+    QuotaConfig(10, 1.0, "sliding-counter", unit="tokens"),
+    QuotaConfig(10, 1.0, "gcra", burst=6, unit="tokens"),
+]
+weighted = st.lists(st.tuples(instants, st.integers(0, 6)), min_size=1, max_size=30).map(sorted)
+
+
+@settings(max_examples=60, deadline=None)
+@given(weighted)
+def test_weighted_earliest_is_the_first_accepted_instant(jobs: list[tuple[int, int]]) -> None:
+    for q in TOKEN_QUOTAS:
+        p = Tiered([build_one(q)])
+        for t, cost in jobs:
+            e = p.earliest(t, cost)
+            assert e >= t
+            assert copy.deepcopy(p).decide(e, cost).allowed, (q, t, cost, e)
+            if e > t:
+                assert not copy.deepcopy(p).decide(e - 1, cost).allowed, (q, t, cost, e)
+            d = p.decide(t, cost)
+            assert d.allowed == (e == t) and d.retry_after_ns == e - t and 0 <= d.remaining <= q.limit
+
+
+@settings(max_examples=60, deadline=None)
+@given(weighted)
+def test_weighted_sliding_log_never_exceeds_its_tokens(jobs: list[tuple[int, int]]) -> None:
+    p = build([QuotaConfig(10, 1.0, "sliding-log", unit="tokens")])
+    ok = [(t, c) for t, c in jobs if p.decide(t, c).allowed]
+    assert peak_window_count_ns([t for t, _ in ok], S, [c for _, c in ok]) <= 10

@@ -70,7 +70,7 @@ def test_file_log_is_flushed_at_shutdown(tmp_path: Path) -> None:
         for i in range(10):
             c.get("/", headers={"x-request-id": f"r{i}"})
     lines = out.read_text().splitlines()
-    assert lines[0] == "request_id,t_ns,status,key,in_flight"
+    assert lines[0] == "request_id,t_ns,status,key,in_flight,cost"
     assert [line.split(",")[0] for line in lines[1:]] == [f"r{i}" for i in range(10)]
 
 

@@ -171,3 +171,80 @@ def test_http_date_n_seconds_ahead_is_n(now: float, n: int) -> None:
     got = parse({"Retry-After": formatdate(now + n, usegmt=True)}, now).retry_after_s
     assert got is not None
     assert abs(got - n) <= 1
+
+
+# -- LLM dialects (issue 13) ---------------------------------------------------------------------------
+
+
+def test_openai_requests_and_tokens_with_go_durations() -> None:
+    info = parse({"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "59",
+                  "x-ratelimit-reset-requests": "1s", "x-ratelimit-limit-tokens": "150000",
+                  "x-ratelimit-remaining-tokens": "149984", "x-ratelimit-reset-tokens": "6m0s"}, NOW)
+    assert (info.dialect, info.limit, info.remaining, info.reset_after_s) == ("openai", 60, 59, 1.0)
+    assert (info.tokens_limit, info.tokens_remaining, info.tokens_reset_after_s) == (150000, 149984, 360.0)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("1m30.5s", 90.5), ("0s", 0.0), ("20ms", 0.02), ("6m0s", 360.0),
+                                                ("1h0m0s", 3600.0), ("1.25s", 1.25), ("500us", 0.0005)])
+def test_go_durations(value: str, seconds: float) -> None:
+    assert parse({"x-ratelimit-reset-tokens": value}, NOW).tokens_reset_after_s == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "1", "1.5", "-1s", "s", "1x", "1m30.5", "inf s", "٣s", "1e3s", "1 s",
+                                 "9999999999h"])
+def test_malformed_go_durations_are_ignored(bad: str) -> None:
+    info = parse({"x-ratelimit-reset-tokens": bad, "x-ratelimit-remaining-tokens": "5"}, NOW)
+    assert (info.tokens_reset_after_s, info.tokens_remaining, info.dialect) == (None, 5, "openai")
+
+
+def test_openai_retry_after_ms_wins() -> None:
+    info = parse({"x-ratelimit-remaining-tokens": "0", "retry-after": "2", "retry-after-ms": "1500"}, NOW)
+    assert info.retry_after_s == 1.5 and info.wait_s == 1.5
+
+
+def test_anthropic_rfc3339_resets() -> None:
+    info = parse({"anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "49",
+                  "anthropic-ratelimit-requests-reset": "2023-11-14T22:13:21Z",  # NOW + 1 s
+                  "anthropic-ratelimit-tokens-limit": "40000", "anthropic-ratelimit-tokens-remaining": "39000",
+                  "anthropic-ratelimit-tokens-reset": "2023-11-14T23:13:20.5+01:00"}, NOW)  # NOW + 0.5 s
+    assert (info.dialect, info.limit, info.remaining, info.reset_after_s) == ("anthropic", 50, 49, 1.0)
+    assert (info.tokens_limit, info.tokens_remaining) == (40000, 39000)
+    assert info.tokens_reset_after_s == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bad", ["", "2023-11-14", "2023-11-14T22:13:21", "2023-13-14T22:13:21Z", "soon",
+                                 "2023-11-14T22:13:21.5", "1700000001", "２０２３-11-14T22:13:21Z"])
+def test_malformed_rfc3339_is_ignored(bad: str) -> None:
+    info = parse({"anthropic-ratelimit-tokens-reset": bad, "anthropic-ratelimit-tokens-remaining": "7"}, NOW)
+    assert (info.tokens_reset_after_s, info.tokens_remaining) == (None, 7)
+
+
+def test_past_rfc3339_reset_is_zero() -> None:
+    assert parse({"anthropic-ratelimit-tokens-reset": "2020-01-01T00:00:00Z"}, NOW).tokens_reset_after_s == 0.0
+
+
+llm_names = st.sampled_from([f"x-ratelimit-{f}-{u}" for f in ("limit", "remaining", "reset")
+                             for u in ("requests", "tokens")]
+                            + [f"anthropic-ratelimit-{u}-{f}" for f in ("limit", "remaining", "reset")
+                               for u in ("requests", "tokens")] + ["retry-after-ms", "retry-after"])
+go_ish = st.text(alphabet="0123456789.hmsun-µ ", max_size=16)
+rfc_ish = st.text(alphabet="0123456789-:TZ.+ ", max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(llm_names, header_values | go_ish | rfc_ish, max_size=8),
+       st.floats(allow_nan=True, allow_infinity=True) | st.none())
+def test_arbitrary_llm_headers_never_raise_and_stay_sane(headers: dict[str, str], now: float | None) -> None:
+    info = parse(headers, now)
+    for v in (info.reset_after_s, info.retry_after_s, info.tokens_reset_after_s):
+        assert v is None or (math.isfinite(v) and 0.0 <= v <= MAX_DELAY_S)
+    for n in (info.limit, info.remaining, info.tokens_limit, info.tokens_remaining):
+        assert n is None or n >= 0
+
+
+@given(st.integers(0, 10**9))
+def test_mock_go_durations_parse_back(ms: int) -> None:
+    from mock_server.headers import go_duration as fmt
+
+    assert parse({"x-ratelimit-reset-tokens": fmt(ms * 1_000_000)}, NOW).tokens_reset_after_s == pytest.approx(
+        ms / 1000)
