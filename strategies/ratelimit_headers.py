@@ -460,7 +460,12 @@ def capped(info: RateLimitInfo, max_wait_s: float = DEFAULT_MAX_WAIT_S) -> tuple
         >>> info.reset_after_s, info.retry_after_s, cut
         (300.0, 5.0, 1)
     """
-    waits = {"retry_after_s": info.retry_after_s, "reset_after_s": info.reset_after_s,
-             "tokens_reset_after_s": info.tokens_reset_after_s}
-    cut = {k: max_wait_s for k, v in waits.items() if v is not None and v > max_wait_s}
-    return (replace(info, **cut) if cut else info), len(cut)
+    def cap(v: float | None) -> float | None:
+        return max_wait_s if v is not None and v > max_wait_s else v
+
+    waits = (info.retry_after_s, info.reset_after_s, info.tokens_reset_after_s)
+    cut = sum(1 for v in waits if cap(v) != v)
+    if not cut:
+        return info, 0
+    return replace(info, retry_after_s=cap(info.retry_after_s), reset_after_s=cap(info.reset_after_s),
+                   tokens_reset_after_s=cap(info.tokens_reset_after_s)), cut
