@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from bench import clock, metrics, netmodel
-from bench.harness_lag import HarnessLag, release_lag, send_lag, transits
+from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
 from bench.transport import DEFAULT_LIMITS, AsgiServer, Server
@@ -108,6 +108,8 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     # The harness's own lateness, per job and per attempt (seconds, packed: 8 bytes a sample).
     release_lags, send_lags = array("d"), array("d")
     left: dict[str, float] = {}  # request id -> when httpx handed it to its transport
+    busy = 0  # the run's requests in flight
+    crowded: set[tuple[int, int]] = set()  # (job, attempt) sent while CROWD or more were in flight
 
     try:
         strategy: Strategy | None = strategy_cls(scenario.declared)
@@ -149,11 +151,15 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 yield Job(i, rel, cost)
 
         async def send(job: Job) -> httpx.Response:
+            nonlocal busy
             tries[job.id] += 1
             n = tries[job.id]
             rid = f"{job.id}.{n}{tag}"
             sent = ready = loop.time() - t0
             status = TRANSPORT_ERROR
+            if busy >= CROWD:
+                crowded.add((job.id, n))
+            busy += 1
             try:
                 async with slots:
                     ready = loop.time() - t0  # a connection is free: from here on, any delay is the client's
@@ -164,6 +170,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 status = CANCELLED
                 raise
             finally:
+                busy -= 1
                 # Recorded even when cancelled or failed: the attempt happened and may have reached the server.
                 pending.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
                 handed = left.pop(rid, None)
@@ -214,7 +221,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     )
     if (withheld := metrics.efficiency_note(m, oracle)) is not None:
         error = f"{error}; {withheld}" if error else withheld
-    lag = HarnessLag.of(release_lags, send_lags, transits((a.sent_s, a.arrival_s) for a in attempts),
+    # Transit of the sends that did not queue behind the run's own clump (harness_lag.CROWD).
+    lag = HarnessLag.of(release_lags, send_lags,
+                        transits((a.sent_s, a.arrival_s) for a in attempts if (a.job, a.attempt) not in crowded),
                         transit_judged=limits is None and server.name != "asgi")
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag)
 

@@ -97,3 +97,17 @@ def test_a_run_on_schedule_is_not_flagged() -> None:
     assert r.harness is not None and r.harness.release == LagSummary(10, 0.0, 0.0, 0.0)
     assert r.harness.send is not None and r.harness.send.max_ms == 0.0
     assert not r.harness.limited
+
+
+def test_transit_leaves_out_the_tail_of_a_clump_the_strategy_released() -> None:
+    # 20 jobs at once to `unlimited`: it sends all 20 in one instant. The first CROWD (8) are sent with fewer
+    # than 8 of the run's requests in flight; the other 12 queue behind their own clump and are not judged.
+    from bench.harness_lag import CROWD
+
+    clump = scenarios.from_dict({"server": {"latency_ms": 10}, "workload": {"jobs": 20}}, "clump")
+    r = clock.run(run_one(resolve("unlimited"), clump, AsgiServer()))
+    assert len(r.attempts) == 20 and CROWD == 8
+    assert r.harness is not None and r.harness.transit is not None and r.harness.transit.count == CROWD
+    # Paced one at a time, nothing is crowded: every attempt's transit counts.
+    r = clock.run(run_one(resolve("unlimited"), PACED, AsgiServer()))
+    assert r.harness is not None and r.harness.transit is not None and r.harness.transit.count == 10
