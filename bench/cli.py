@@ -35,7 +35,8 @@ class UsageError(Exception):
 
 def _list(args: argparse.Namespace) -> int:
     strategies = [{"name": n, "description": registry.resolve(n).description} for n in registry.names()]
-    scen = [{"name": n, "description": scenarios.load(n).description} for n in scenarios.builtin_names()]
+    scen = [{"name": n, "kind": (sc := scenarios.load(n)).kind, "description": sc.description}
+            for n in scenarios.builtin_names()]
     if args.json:
         print(json.dumps({"strategies": strategies, "scenarios": scen}, indent=2))
         return 0
@@ -45,7 +46,8 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  {s['name']:<{w}}  {s['description']}")
     print("scenarios:")
     for s in scen:
-        print(f"  {s['name']:<{w}}  {s['description']}")
+        kind = " [harness]" if s["kind"] == "harness" else ""
+        print(f"  {s['name']:<{w}}  {s['description']}{kind}")
     return 0
 
 

@@ -45,6 +45,9 @@ from strategies.base import Quota, Tier
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_scenarios"
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 RELEASES = ("batch", "rate")
+#: What a scenario is for: "comparison" (strategies against an API's quota: the matrix) or "harness" (the
+#: harness's own accuracy, no quota, one strategy: ``make bench-paced``).
+KINDS = ("comparison", "harness")
 #: The shortest quota window a benchmark accepts: below it, window counts and the virtual clock's
 #: microsecond ticks cannot tell one window from the next.
 MIN_WINDOW_S = 1e-3
@@ -160,6 +163,7 @@ class Scenario:
     source: dict[str, Any]  # the parsed TOML, kept whole for results.json meta
     profile: str = "default"  # virtual mode's network/timer profile (bench.netmodel), or "none"
     seed: int = 0  # virtual mode: mixed with the name and the repeat index into each run's seed
+    kind: str = "comparison"  # or "harness": measures the harness itself, with one strategy (see KINDS)
 
     @property
     def latency_s(self) -> float:
@@ -169,6 +173,7 @@ class Scenario:
         """Everything the run used, defaults filled in (``source`` is only what the file said)."""
         return {
             "name": self.name,
+            "kind": self.kind,
             "server": self.server.to_dict(),
             "declared": {"tiers": [{"limit": t.limit, "window_s": t.window_s,
                                     **({"unit": t.unit} if t.unit != "requests" else {})}
@@ -190,7 +195,7 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
 
 
 def _parse(data: Mapping[str, Any], name: str) -> Scenario:
-    top = Table(data, "", ("name", "description", "server", "declared", "workload", "client", "virtual"))
+    top = Table(data, "", ("name", "kind", "description", "server", "declared", "workload", "client", "virtual"))
     server = ServerConfig.from_dict(data.get("server", {}))
     if server.log.file:
         raise ScenarioError("server.log.file: not for a benchmark (the runner's server keeps its arrival log in "
@@ -240,6 +245,7 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
     return Scenario(
         profile=profile,
         seed=seed,
+        kind=top.choice("kind", KINDS, "comparison"),
         name=name,
         description=top.string("description", ""),
         server=server,
@@ -252,6 +258,16 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
 
 def builtin_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def comparison_names() -> list[str]:
+    """The built-ins that compare strategies: the matrix (``kind = "comparison"``), without the harness's own
+    accuracy scenarios (``paced-*``, ``kind = "harness"``), which are run with ``unlimited`` alone.
+
+    >>> "default" in comparison_names() and "paced-500" not in comparison_names()
+    True
+    """
+    return [n for n in builtin_names() if load(n).kind == "comparison"]
 
 
 def load(name_or_path: str) -> Scenario:

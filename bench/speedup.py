@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--profile", default=netmodel.DEFAULT)
     args = ap.parse_args(argv)
     try:
-        names = scenarios.builtin_names() if args.scenarios == "all" else args.scenarios.split(",")
+        names = scenarios.comparison_names() if args.scenarios == "all" else args.scenarios.split(",")
         chosen = [scenarios.load(n) for n in names]
         classes = [registry.resolve(n) for n in registry.parse_list(args.strategies)]
         profile = netmodel.load_profile(args.profile)

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenarios", default="", help="comma-separated subset (default: every built-in)")
     p.add_argument("--keep", type=Path, help="write the run directories here instead of a temporary directory")
     args = p.parse_args(argv)
-    names = [n for n in args.scenarios.split(",") if n] or scenarios.builtin_names()
+    names = [n for n in args.scenarios.split(",") if n] or scenarios.comparison_names()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
         total_wall = total_cpu = 0.0

@@ -28,7 +28,9 @@ def test_a_small_calibration_makes_a_valid_profile() -> None:
     doc = calibrate.calibrate(plan=((1, 20), (8, 3)), timer_scale=0.05, token_repeats=1)
     profile = netmodel.parse_profile(doc, "small")
     assert profile.granularity_us == calibrate.granularity_us()
-    assert doc["send"]["counts"][0] >= 20 and sum(doc["send"]["counts"]) >= 44
+    # 20 lone requests and 3 bursts of 8; a burst's head is left out of the delay tables when it went alone
+    # (n == 1, _delays), so at least 20 + 3 × 7 samples.
+    assert doc["send"]["counts"][0] >= 20 - 3 and sum(doc["send"]["counts"]) >= 20 + 3 * 7
     assert profile.send.tables[0].median_us() > 0 and profile.slack.tables[0].median_us() >= 0
     assert 0.3 < doc["checks"]["token_bucket_1000_capacity_1"]["real_fraction"] <= 1.0
     assert "p50" in calibrate.summary(profile)
