@@ -40,7 +40,9 @@ DEFAULT_BOUND_MS = 5.0
 #: ``transit`` is judged over the attempts sent while fewer than this many of the run's requests were in
 #: flight. A clump the strategy releases at once (50 sends in one instant) queues behind itself — the client
 #: encodes one request after another, one server answers them in turn — so its tail arrives ~10 ms after it
-#: was sent on any machine: the strategy's doing, not a sign of a harness that falls behind.
+#: was sent on any machine. Even the clump's head waits for the CPU work of the sends started in the same loop
+#: turn, so a run of big clumps (pyrate's 50–70 at once) can still be flagged: its latency figures then do
+#: include client-side queueing.
 CROWD = 8
 
 
