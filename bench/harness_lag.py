@@ -124,17 +124,25 @@ class HarnessLag:
 
     @property
     def worst(self) -> list[tuple[str, LagSummary]]:
-        """The judged lags whose p99 is above the bound, by name.
+        """The judged lags over the bound, by name: release and send lag by their p99; transit by its median.
+
+        Transit by its median because a run's first requests open the client's connections (TCP set-up: ~6–15 ms
+        on a quiet machine, docs/netmodel.md), which puts a clump at the start of any run above the bound at
+        p99 while the harness keeps up; a harness that falls behind is late for most requests, which the
+        median shows.
 
         >>> HarnessLag(LagSummary(3, 1.0, 5.0, 9.0), None).worst    # at the bound is within it
         []
-        >>> [n for n, _ in HarnessLag(None, None, LagSummary(3, 1.0, 8.0, 9.0), transit_judged=True).worst]
+        >>> [n for n, _ in HarnessLag(None, None, LagSummary(3, 6.0, 8.0, 9.0), transit_judged=True).worst]
         ['transit']
+        >>> HarnessLag(None, None, LagSummary(3, 1.0, 8.0, 9.0), transit_judged=True).worst  # a slow start only
+        []
         """
-        judged = [("release lag", self.release), ("send lag", self.send)]
-        if self.transit_judged:
+        judged = [(n, s) for n, s in (("release lag", self.release), ("send lag", self.send))
+                  if s is not None and s.p99_ms > self.bound_ms]
+        if self.transit_judged and self.transit is not None and self.transit.p50_ms > self.bound_ms:
             judged.append(("transit", self.transit))
-        return [(n, s) for n, s in judged if s is not None and s.p99_ms > self.bound_ms]
+        return judged
 
     @property
     def limited(self) -> bool:
