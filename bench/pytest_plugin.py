@@ -166,6 +166,8 @@ class MockAPI:
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` aimed at the API (in process or over 127.0.0.1)."""
+        # Our own server: never routed through an HTTP proxy named in the environment (unless asked).
+        kwargs.setdefault("trust_env", False)
         if self._app is not None:
             return httpx.AsyncClient(transport=self.transport, base_url=self.url, **kwargs)
         return httpx.AsyncClient(base_url=self.url, **kwargs)

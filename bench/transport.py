@@ -151,7 +151,8 @@ class AsgiServer:
             loop = asyncio.get_running_loop()
             self._app = create_app(ServerConfig(), clock=loop_ns(loop))
         # Pool limits mean nothing without connections; httpx.Limits strategies are for the real server.
-        async with LeanClient(transport=_TimedASGITransport(self._app, net), base_url="http://mock") as c:
+        async with LeanClient(transport=_TimedASGITransport(self._app, net), base_url="http://mock",
+                              trust_env=False) as c:
             yield c
 
     # The harness's own admin calls are not part of the run: no modelled delays, no random draws.
@@ -166,21 +167,23 @@ class AsgiServer:
 
 def _aiohttp_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
     # httpx's API over aiohttp's connector (limit = max_connections; its waiters queue in O(1)).
-    transport = AiohttpTransport(limits=limits or DEFAULT_LIMITS)
-    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=DEFAULT_TIMEOUT)
+    transport = AiohttpTransport(limits=limits or DEFAULT_LIMITS, trust_env=False)
+    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=DEFAULT_TIMEOUT, trust_env=False)
 
 
 def _aiohttp_lean_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
-    transport = AiohttpTransport(limits=limits or DEFAULT_LIMITS)
-    return LeanClient(base_url=base_url, transport=transport, timeout=DEFAULT_TIMEOUT)
+    transport = AiohttpTransport(limits=limits or DEFAULT_LIMITS, trust_env=False)
+    return LeanClient(base_url=base_url, transport=transport, timeout=DEFAULT_TIMEOUT, trust_env=False)
 
 
 def _httpx_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, limits=limits or HTTPX_BOUNDED_LIMITS, timeout=DEFAULT_TIMEOUT)
+    return httpx.AsyncClient(base_url=base_url, limits=limits or HTTPX_BOUNDED_LIMITS, timeout=DEFAULT_TIMEOUT,
+                             trust_env=False)
 
 
 def _httpx_wide_client(base_url: str, limits: httpx.Limits | None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, limits=limits or DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT)
+    return httpx.AsyncClient(base_url=base_url, limits=limits or DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT,
+                             trust_env=False)
 
 
 #: The harness's own client for real runs, by ``--transport`` name. Every one is an ``httpx.AsyncClient``
@@ -222,9 +225,11 @@ class RealServer(ServerProcess):
             yield c
 
     async def reset(self, config: ServerConfig) -> int | None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=10, headers=self.admin_headers) as c:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10, headers=self.admin_headers,
+                                     trust_env=False) as c:
             return await _reset(c, config)
 
     async def arrivals(self) -> ServerLog:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=30, headers=self.admin_headers) as c:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30, headers=self.admin_headers,
+                                     trust_env=False) as c:
             return await _arrivals(c)

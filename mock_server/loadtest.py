@@ -182,7 +182,8 @@ def cpu_seconds(pid: int) -> float | None:
 def _admin(server: ServerProcess, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     import httpx  # the control plane can be slow; only the load has to be fast
 
-    r = httpx.request(method, f"{server.base_url}{path}", json=body, headers=server.admin_headers, timeout=60)
+    r = httpx.request(method, f"{server.base_url}{path}", json=body, headers=server.admin_headers, timeout=60,
+                      trust_env=False)
     r.raise_for_status()
     result: dict[str, Any] = r.json()
     return result

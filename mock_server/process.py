@@ -14,7 +14,7 @@ never probes a port that a stranger may have taken meanwhile. It then checks, wi
 server on that port is its child.
 
     with ServerProcess() as server:
-        httpx.get(f"{server.base_url}/__admin/config", headers=server.admin_headers)
+        httpx.get(f"{server.base_url}/__admin/config", headers=server.admin_headers, trust_env=False)
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ class ServerProcess:
     def _check_identity(self) -> None:
         """Our child answers our token; a stranger on the port would not know it."""
         try:
-            r = httpx.get(f"{self.base_url}/__admin/config", headers=self.admin_headers, timeout=START_TIMEOUT_S)
+            r = httpx.get(f"{self.base_url}/__admin/config", headers=self.admin_headers, timeout=START_TIMEOUT_S,
+                          trust_env=False)
         except httpx.HTTPError as e:
             raise ServerError(f"mock server on {self.base_url} did not answer: {e!r}") from None
         if r.status_code != 200:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -190,3 +191,74 @@ def test_lean_client_gives_the_same_response_as_httpx() -> None:
         lean, full = asyncio.run(both(server))
     assert lean[:4] == full[:4] and lean[0] == 200
     assert lean[4] >= 0 and lean[5] == full[5] == 1
+
+
+class _FakeProxy:
+    """A socket on 127.0.0.1 that records what connects to it (and answers nothing)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self.seen: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    self.seen.append(conn.recv(4096) or b"<connected>")
+                except OSError:
+                    self.seen.append(b"<connected>")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+
+@pytest.fixture
+def env_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[_FakeProxy]:
+    proxy = _FakeProxy()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_proxy_in_the_environment_never_sees_the_harness_traffic(env_proxy: _FakeProxy, transport: str) -> None:
+    # The harness talks only to its own child on 127.0.0.1, admin token included: an HTTP proxy named in the
+    # environment once received GET /__admin/config with the bearer token (and every request of the run).
+    with RealServer(transport=transport) as server:
+        r = asyncio.run(run_one(resolve("unlimited"), QUIET, server))
+    assert r.status == "ok" and r.metrics.succeeded == 10
+    assert env_proxy.seen == []
+
+
+def test_proxy_in_the_environment_never_sees_a_cli_run_or_the_in_process_server(env_proxy: _FakeProxy,
+                                                                                  tmp_path: Path) -> None:
+    from bench.cli import main
+    from bench.transport import AsgiServer
+
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text('[server]\nlatency_ms = 1\n[[server.quota]]\nlimit = 3\nwindow_s = 1.0\n'
+                        '[workload]\njobs = 6\n[client]\nconcurrency = 2\ntimeout_s = 30\n')
+    assert main(["run", "--scenario", str(scenario), "--strategies", "unlimited", "--out", str(tmp_path / "o")]) == 0
+    r = asyncio.run(run_one(resolve("unlimited"), QUIET, AsgiServer()))
+    assert r.status == "ok" and r.metrics.succeeded == 10
+    assert env_proxy.seen == []
