@@ -29,6 +29,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,16 +50,27 @@ class BodyError(ValueError):
         self.status = status
 
 
+_BRACKETED = re.compile(r"\[([^\[\]]*)\](?::[0-9]+)?")
+
+
 def host_name(host_header: str) -> str:
     """The name part of a ``Host`` header value, lower-cased, without port or IPv6 brackets.
 
     >>> host_name("[::1]:8080"), host_name("LocalHost:1"), host_name("127.0.0.1")
     ('::1', 'localhost', '127.0.0.1')
+    >>> host_name("[::1]evil.example"), host_name("localhost:x")  # malformed: no name
+    ('', '')
     """
     h = host_header.strip().lower()
     if h.startswith("["):
-        return h[1:h.find("]")] if "]" in h else h
-    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+        # Strict: ``[v6]`` then nothing or ``:port`` (digits). Anything else ("[::1]evil.example") names no
+        # host we know: "" (never loopback, never an --admin-host name).
+        m = _BRACKETED.fullmatch(h)
+        return m.group(1) if m else ""
+    if h.count(":") == 1:
+        name, port = h.split(":")
+        return name if port.isascii() and port.isdigit() else ""
+    return h
 
 
 def is_loopback_name(name: str) -> bool:

@@ -174,3 +174,18 @@ def test_generations_count_resets(tmp_path: Path) -> None:
 def test_host_name_parsing() -> None:
     assert [host_name(h) for h in ("127.0.0.1:80", "[::1]", "::1", "Example.COM", "")] == \
         ["127.0.0.1", "::1", "::1", "example.com", ""]
+    # Strict: a bracketed address is followed by nothing or ":digits"; a port is digits.
+    malformed = ("[::1]evil.example", "[::1]:80evil", "[::1]:", "[::1]]", "[[::1]", "localhost:evil", "127.0.0.1:",
+                 "localhost:８０")
+    assert [host_name(h) for h in malformed] == [""] * len(malformed)
+    assert [host_name(h) for h in ("[::1]:8080", "localhost:0")] == ["::1", "localhost"]
+
+
+def test_trailing_junk_after_a_bracketed_loopback_is_not_loopback(tmp_path: Path) -> None:
+    app = app_with(tmp_path)
+
+    async def scenario(c: httpx.AsyncClient) -> list[int]:
+        return [(await c.get("/__admin/config", headers={**AUTH, "host": h})).status_code
+                for h in ("[::1]evil.example", "[::1]:80.evil.example", "[::1]")]
+
+    assert call(app, scenario) == [421, 421, 200]
