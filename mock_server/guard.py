@@ -48,6 +48,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._heads = 0  # heads completed on this connection
         self._in_request = False  # a request has begun and not been received in full
         self._reading: asyncio.TimerHandle | None = None
+        self._cycle_before: object = None  # self.cycle when the current request began
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -80,6 +81,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._in_request = True
+        self._cycle_before = self.cycle  # the request gets its own cycle once its head is complete
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
@@ -107,12 +109,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading = None
         self._refuse(408)
 
+    def _may_answer(self) -> bool:
+        """Whether a refusal may be written: only if the request being received has no response of its own
+        (started or sent) and none for an earlier request is still being written."""
+        cycle = self.cycle
+        if cycle is None:
+            return True
+        if self._in_request and cycle is not self._cycle_before:
+            # The current request's own cycle: the app may have answered it before its body arrived (a
+            # POST whose Content-Length outruns its body); a second response would be one nobody asked for.
+            return not cycle.response_started
+        return bool(cycle.response_complete)  # an earlier request's: never interleave with its response
+
     def _refuse(self, status: int) -> None:
-        """Answer ``status`` (unless a response is under way on this connection) and close."""
+        """Answer ``status`` (unless a response is under way or sent for this request) and close."""
         self._disarm()
         if self.transport.is_closing():
             return
-        if self.cycle is None or self.cycle.response_complete:
+        if self._may_answer():
             reason = _REASONS[status]
             self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n"
                                  b"connection: close\r\n\r\n%s" % (status, reason, len(reason), reason))

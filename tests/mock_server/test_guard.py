@@ -106,3 +106,18 @@ def test_keep_alive_pauses_longer_than_the_read_timeout_are_fine() -> None:
             time.sleep(0.8)  # a sync test: no event loop to block
         assert [a[:12] for a in answers] == [b"HTTP/1.1 200"] * 2  # one connection, both answered
         assert logged(server) == 2
+
+
+def test_a_request_answered_before_its_body_arrived_gets_no_second_response() -> None:
+    # POST /v1/items announcing 100 bytes and sending 2: the app answers 200 without reading the body, and
+    # the read timer later wrote "HTTP/1.1 408" on the same connection, a response nobody asked for.
+    with ServerProcess(extra_args=("--read-timeout", "0.3")) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"POST /v1/items HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                  b"content-length: 100\r\n\r\n{}")
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            while data := s.recv(65536):  # until the server hangs up (the read timeout, 0.3 s)
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
