@@ -33,6 +33,7 @@ import random
 import selectors
 import statistics
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -226,11 +227,31 @@ def calibrate(*, plan: Sequence[tuple[int, int]] = PLAN, timer_scale: float = 1.
     }
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why a new file cannot be created at ``path`` (its directory made if need be), else ``None``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"{path.parent} is not a directory"
+    except OSError as e:
+        return f"its directory cannot be made: {e.strerror or e}"
+    try:  # a real attempt: permission bits say nothing for root, or on /proc and read-only mounts
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".ratebench-probe-"):
+            pass
+    except OSError as e:
+        return f"{path.parent} is not writable: {e.strerror or e}"
+    return None
+
+
 def main(out: str | None, quick: bool = False) -> int:
     """The ``calibrate`` subcommand: measure, write the profile (never over an existing file), summarise."""
     path = Path(out) if out else Path("results") / f"profile-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
     if path.exists():
         print(f"ratebench: {path} exists; profiles are never overwritten (choose another --out)", file=sys.stderr)
+        return 2
+    # Before measuring for seconds: a profile that cannot be written would be lost at the end.
+    if (unwritable := _unwritable(path)) is not None:
+        print(f"ratebench: --out {path}: cannot write the profile there ({unwritable})", file=sys.stderr)
         return 2
     plan = tuple((s, max(1, c // 5)) for s, c in PLAN) if quick else PLAN
     scale = 0.2 if quick else 1.0

@@ -24,6 +24,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import httpx
+
 from bench.scenarios import Scenario
 from bench.transport import Server
 from mock_server.config import ServerConfig
@@ -67,8 +69,24 @@ class Calibration:
 
 async def measure(server: Server, scenario: Scenario, *, requests: int = 1000, concurrency: int = 50,
                   budget_s: float = 0.5) -> Calibration:
-    """Closed-loop burst against a fresh, unlimited, zero-latency mock; the run's own reset comes after it."""
+    """Closed-loop burst against a fresh, unlimited, zero-latency mock; the run's own reset comes after it.
+
+    It never aborts the benchmark: if the warm-up does not finish within ``budget_s`` (a slow or loaded
+    machine), or the burst does not end within ten budgets, or a request fails, the ceiling is withheld
+    (``None``) and the warning says it could not be measured.
+    """
     await server.reset(ServerConfig())
+    try:
+        return await _measure(server, scenario, requests, concurrency, budget_s)
+    except (TimeoutError, httpx.HTTPError) as e:
+        why = "timed out" if isinstance(e, TimeoutError) else f"a request failed: {e!r}"
+        return Calibration(0, 0.0, concurrency, None, requested_rate(scenario),
+                           f"the harness ceiling could not be measured ({why}; budget {budget_s:g} s): "
+                           "nothing says whether the harness can keep up with this scenario")
+
+
+async def _measure(server: Server, scenario: Scenario, requests: int, concurrency: int,
+                   budget_s: float) -> Calibration:
     loop = asyncio.get_running_loop()
     done = 0
     issued = 0
@@ -90,7 +108,8 @@ async def measure(server: Server, scenario: Scenario, *, requests: int = 1000, c
                 if await get(issued):
                     done += 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        # Workers stop issuing at the deadline; one stuck request must not hold the benchmark for ever.
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), 10 * budget_s)
         elapsed = loop.time() - start
     asked = requested_rate(scenario)
     if elapsed <= 0:

@@ -300,6 +300,10 @@ def load_spec(path: Path) -> Spec:
         all=_rules(data.get("all", {}), f"{path}: all"),
         strategies={name: _rules(t, f"{path}: strategies.{_key(name)}") for name, t in strategies.items()},
     )
+    if not spec.rules():
+        raise GateError(f"{path}: no rules at all (no thresholds or baseline in [all] or any [strategies.NAME]); "
+                        f"a gate with nothing to check would pass anything — add e.g. "
+                        f"[all] thresholds = [\"errors == 0\"]")
     for rule in spec.rules():
         if rule.metric in PER_TIER and rule.index is None:
             raise GateError(f"{rule.where} = {rule.text!r}: {rule.metric} has one count per quota tier; "
@@ -521,14 +525,16 @@ def evaluate(doc: Mapping[str, Any], spec: Spec, baseline: Mapping[str, Any] | N
                                 f"named in the thresholds but not in the run (ran: {', '.join(by_strategy)})"))
     unchecked = []
     for name, runs in by_strategy.items():
-        rules = spec.rules_for(name)
-        if not rules:
-            unchecked.append(name)
-            continue
+        # A run that did not finish is a breach whatever the rules (docs/ci.md): its figures vouch for nothing,
+        # so it must not hide among the strategies no rule covers.
         for run in runs:
             if run.get("status") != "ok":
                 checks.append(Check(name, run.get("repeat"), "status", run.get("status"), "== \"ok\"", "(always)",
                                     "gate", False, run.get("error") or None))
+        rules = spec.rules_for(name)
+        if not rules:
+            unchecked.append(name)
+            continue
         mode = rules.repeats or spec.repeats
         for t in rules.thresholds:
             for repeat, (v, why) in _judged(runs, t.metric, t.index, t.where, mode):

@@ -116,10 +116,17 @@ def compliant(run: Row) -> bool:
     """Finished, every job done, and never more arrivals in a window than the enforced limit.
 
     (Window counts are sliding-window terms, DESIGN §4: against a fixed-window or token-bucket server
-    a run can exceed them without a single 429, and is then not counted compliant.)
+    a run can exceed them without a single 429, and is then not counted compliant.) A withheld burst
+    ratio (null: the server's arrival log was incomplete, docs/metrics.md) cannot vouch that the limit held,
+    so such a run is not compliant either; the run's ``error`` says why the figure was withheld.
+
+    >>> compliant({"status": "ok", "completion": 1.0, "burst_ratio": 1.0})
+    True
+    >>> compliant({"status": "ok", "completion": 1.0, "burst_ratio": None})
+    False
     """
     burst = run.get("burst_ratio")
-    return run["status"] == "ok" and run.get("completion") == 1.0 and (burst is None or burst <= 1.0)
+    return run["status"] == "ok" and run.get("completion") == 1.0 and burst is not None and burst <= 1.0
 
 
 def _rank_key(row: Row) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ import contextlib
 import csv
 import datetime as dt
 import json
+import math
 import os
 import platform
 import subprocess
@@ -290,6 +291,25 @@ def _check_doc(doc: dict[str, Any], p: Path) -> None:
         raise BadRunFile(f"{p}: runs do not all have the same metrics (hand-edited?)")
 
 
+def _non_finite(v: object, path: str = "") -> tuple[str, float] | None:
+    """The path and value of the first NaN or infinite number in a loaded JSON value, else ``None``.
+
+    >>> _non_finite({"runs": [{"metrics": {"burst_ratio": float("nan")}}]})
+    ('runs[0].metrics.burst_ratio', nan)
+    """
+    if isinstance(v, float) and not math.isfinite(v):
+        return path, v
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if (hit := _non_finite(x, f"{path}.{k}" if path else str(k))) is not None:
+                return hit
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            if (hit := _non_finite(x, f"{path}[{i}]")) is not None:
+                return hit
+    return None
+
+
 def load(run_dir: Path) -> dict[str, Any]:
     """``results.json`` of a run directory, checked: ``ValueError`` (:class:`BadRunFile`) names what is wrong."""
     p = Path(run_dir) / "results.json"
@@ -305,6 +325,11 @@ def load(run_dir: Path) -> dict[str, Any]:
     for key in ("meta", "runs"):
         if key not in doc:
             raise BadRunFile(f"{p}: no {key!r} (not a ratebench results file)")
+    # Python's json reads NaN, Infinity and 1e999 (JSON has no such numbers); a figure that is not finite was
+    # never measured, and would break every consumer that writes strict JSON (check --json).
+    where = _non_finite(doc)
+    if where is not None:
+        raise BadRunFile(f"{p}: {where[0]}: {where[1]} is not a finite number (hand-edited?)")
     _check_doc(doc, p)
     result: dict[str, Any] = doc
     return result

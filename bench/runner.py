@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import secrets
 import time
 import traceback
@@ -96,10 +97,16 @@ def oracle_makespan(scenario: Scenario, server_t0_ns: int = 0) -> float | None:
     return None if ns is None else ticks.to_seconds(ns)
 
 
+#: The current run's request-id tag ("" in-process, ".<hex>" over a socket), for code running inside the run's
+#: strategy task (the watchdog, which must count foreign arrivals of a run it had to end).
+RUN_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("ratebench_run_tag", default="")
+
+
 async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0) -> RunResult:
     generation = await server.reset(scenario.server)
     # Nobody else reaches an in-process app; over a socket, ids nobody can guess tell our requests apart.
     tag = "" if server.name == "asgi" else "." + secrets.token_hex(4)
+    RUN_TAG.set(tag)  # the strategy's task inherits it: the watchdog tells this run's arrivals apart by it
     loop = asyncio.get_running_loop()
     workload = scenario.workload
     # Attempts only (the request id is job.attempt): a big run holds one small record per attempt.

@@ -48,7 +48,7 @@ import httpx
 
 from bench import clock, metrics
 from bench.records import CANCELLED, TRANSPORT_ERROR, Attempt
-from bench.runner import RunResult
+from bench.runner import RUN_TAG, RunResult
 from bench.scenarios import Scenario
 from bench.transport import Server, ServerError
 from mock_server import ticks
@@ -149,6 +149,7 @@ class _Watch:
     attempts: list[Attempt] = field(default_factory=list)
     in_flight: dict[int, tuple[Job, int, float]] = field(default_factory=dict)
     keys: Iterator[int] = field(default_factory=itertools.count)
+    tag: str = ""  # the runner's request-id tag for this run (runner.RUN_TAG), read when the strategy starts
 
     def set_phase(self, phase: str) -> None:
         self.phase, self.since = phase, _wall()
@@ -209,6 +210,7 @@ def _watched(cls: type[Strategy], watch: _Watch) -> type[Strategy]:
 
         async def run(self, jobs: Jobs, send: Send) -> None:
             loop = asyncio.get_running_loop()
+            watch.tag = RUN_TAG.get()
             watch.strategy_started(loop)
             try:
                 await super().run(watch.jobs(jobs), watch.send(send, loop))
@@ -390,15 +392,21 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
                 arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
             else:
                 error += "; server log incomplete: burst metrics withheld"
-    # Request ids are "job.attempt" plus, over a socket, the runner's per-run tag (".<hex>").
-    by_id = {".".join(a.request_id.split(".")[:2]): a.t_ns for a in arrivals or ()}
+    # Request ids are "job.attempt" plus, over a socket, the runner's per-run tag (".<hex>"): an id with our
+    # job.attempt but another tag is someone else's request, as in runner.run_one.
+    tag = watch.tag
+    by_id = {a.request_id: a.t_ns for a in arrivals or ()}
+    own = {f"{a.job}.{a.attempt}{tag}" for a in attempts}
+    foreign = sum(1 for a in arrivals or () if a.request_id not in own)
 
     def joined_one(a: Attempt) -> Attempt:
-        ns = by_id.get(f"{a.job}.{a.attempt}")
+        ns = by_id.get(f"{a.job}.{a.attempt}{tag}")
         return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
 
     joined = tuple(sorted((joined_one(a) for a in attempts), key=lambda a: (a.sent_s, a.job, a.attempt)))
-    enforced = tuple(Tier(q.limit, q.window_s) for q in scenario.server.quota)
+    # Burst metrics judge against what the server enforces, in each tier's unit (a token tier counts costs).
+    enforced = tuple(Tier(q.limit, q.window_s, q.unit) for q in scenario.server.quota)
     m = metrics.compute(joined, arrivals, enforced, requests=scenario.workload.jobs, cpu_s=None,
                         oracle_makespan_s=None, rejected={429, scenario.server.headers.reject_status})
-    return RunResult(str(strategy_cls.name), repeat, status, error, joined, arrivals or (), m, _wall() - started)
+    return RunResult(str(strategy_cls.name), repeat, status, error, joined, arrivals or (), m, _wall() - started,
+                     foreign)

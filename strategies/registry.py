@@ -57,9 +57,15 @@ class UnknownStrategy(LookupError):
     pass
 
 
-def _load(path: str) -> type[Strategy]:
+def _load(path: str, name: str | None = None) -> type[Strategy]:
+    """The class at ``module:attr``; any error importing it (not found, a syntax error, an exception the
+    module raises, a malformed path such as ``:`` or ``.x:Y``) is an :class:`UnknownStrategy` naming both."""
     module, _, attr = path.partition(":")
-    obj = getattr(importlib.import_module(module), attr)
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (Exception, SystemExit) as e:  # a user's module may raise anything while it is imported
+        given = path if name is None or name == path else f"{name} ({path})"
+        raise UnknownStrategy(f"cannot load strategy {given!r}: {type(e).__name__}: {e}") from None
     if not (isinstance(obj, type) and issubclass(obj, Strategy)):
         raise UnknownStrategy(f"{path!r} is not a Strategy subclass")
     return obj
@@ -76,12 +82,9 @@ def resolve(name: str) -> type[Strategy]:
         return _load(BUILTIN[name])
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
-            return _load(ep.value)
+            return _load(ep.value, name)
     if ":" in name:
-        try:
-            return _load(name)
-        except (ImportError, AttributeError) as e:
-            raise UnknownStrategy(f"cannot load strategy {name!r}: {e}") from None
+        return _load(name)
     raise UnknownStrategy(f"unknown strategy {name!r} (known: {', '.join(names())})")
 
 

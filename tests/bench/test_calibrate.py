@@ -41,3 +41,16 @@ def test_calibrate_never_overwrites_a_profile(tmp_path: Path, capsys: pytest.Cap
     taken.write_text("{}")
     assert main(["calibrate", "--out", str(taken)]) == 2
     assert "never overwritten" in capsys.readouterr().err and taken.read_text() == "{}"
+
+
+@pytest.mark.parametrize("out", ["/dev/null/p.json", "/proc/p.json"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_measuring(
+        out: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import calibrate
+
+    def measured(**kw: object) -> dict[str, object]:
+        raise AssertionError("measured although the profile could not be written")
+
+    monkeypatch.setattr(calibrate, "calibrate", measured)
+    assert main(["calibrate", "--out", out]) == 2  # today: seconds of measuring, then a traceback
+    assert f"--out {out}: cannot write the profile there" in capsys.readouterr().err

@@ -118,6 +118,8 @@ def test_withheld_efficiency_is_null_in_results_with_its_reason_in_the_report(tm
         (["run", "--strategies", "unlimited,warp-drive"], "unknown strategy 'warp-drive'"),
         (["run", "--scenario", "nope"], "unknown scenario 'nope'"),
         (["run", "--strategies", "nosuchmodule:Thing"], "cannot load strategy 'nosuchmodule:Thing'"),
+        (["run", "--strategies", ":"], "cannot load strategy ':': ValueError"),  # was a traceback, exit 1
+        (["run", "--strategies", ".x:Y"], "cannot load strategy '.x:Y': TypeError"),
         (["run", "--strategies", "unlimited", "--repeat", "0"], "--repeat: must be >= 1"),
     ],
 )

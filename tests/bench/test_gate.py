@@ -155,6 +155,26 @@ def test_a_failed_run_and_an_interrupted_run_are_breaches(tmp_path: Path, capsys
     assert 'BREACH token-bucket (repeat 0): status = timeout, bound == "ok" — did not finish within 30 s' in out
 
 
+def test_a_failed_run_of_a_strategy_no_rule_covers_is_still_a_breach(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Rules only for unlimited; the other strategy raised: a non-ok run is a breach whatever the rules.
+    spec = thresholds(tmp_path, '[strategies.unlimited]\nthresholds = ["errors == 0"]\n')
+    run = write_run(tmp_path / "run", [("unlimited", SMOOTH), ("raises", SMOOTH)],
+                    status={("raises", 0): "failed"})
+    code, out, _ = check(capsys, str(run), "--thresholds", str(spec))
+    assert code == 1
+    assert 'BREACH raises (repeat 0): status = failed, bound == "ok"' in out
+
+
+def test_a_thresholds_file_without_any_rule_is_bad_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = write_run(tmp_path / "run", [("x", SMOOTH)])
+    for text in ("", 'scenario = "default"\n[all]\nthresholds = []\n'):
+        code, out, err = check(capsys, str(run), "--thresholds", str(thresholds(tmp_path, text)))
+        assert code == 2 and out == ""
+        assert "no rules at all" in err
+
+
 def test_per_tier_metric_takes_an_index_and_a_strategy_rule_replaces_the_general_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = thresholds(tmp_path, """

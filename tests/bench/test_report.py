@@ -60,3 +60,16 @@ def test_a_report_that_fails_is_reported_not_hidden(tmp_path: Path, monkeypatch:
     assert "the report was not written (disk full)" in err and f"python -m bench report {run}" in err
     # The measurements themselves are complete and kept; only the derived report is missing.
     assert results.load(run)["complete"] is True and not (run / "report.md").exists()
+
+
+def test_a_run_whose_burst_ratio_was_withheld_is_not_ranked_compliant() -> None:
+    # Both finished every job; "withheld" had an incomplete server log, so its burst ratio is null:
+    # nothing vouches that it stayed under the limit, so it cannot rank among the compliant.
+    def run(name: str, burst: float | None, efficiency: float) -> dict[str, object]:
+        return {"strategy": name, "repeat": 0, "status": "ok", "error": None if burst is not None else
+                "server arrival log incomplete: window counts withheld",
+                "metrics": {"completion": 1.0, "burst_ratio": burst, "throttled": 0, "efficiency": efficiency,
+                            "throughput_rps": 10.0}}
+
+    rows = report.summarise([run("withheld", None, 0.99), run("measured", 1.0, 0.5)])
+    assert [(r["strategy"], r["compliant"]) for r in rows] == [("measured", True), ("withheld", False)]

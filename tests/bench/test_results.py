@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from bench import results
 from bench.records import Arrival, Attempt
@@ -34,3 +37,15 @@ def test_arrival_costs_round_trip_and_old_runs_cost_one(tmp_path: Path) -> None:
     assert results.read_arrivals(arr) == {("s", 0): [Arrival("0.1", 1_140_000_000, 200, "", 1, 427)]}
     arr.write_text("strategy,repeat,request_id,t,status,key,in_flight,t_ns\ns,0,0.1,1.14,200,,1,1140000000\n")
     assert results.read_arrivals(arr)[("s", 0)][0].cost == 1
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_results_file_with_a_non_finite_number_is_refused_naming_the_field(tmp_path: Path, number: str) -> None:
+    # Python's json reads all four; a strict writer (check --json) then crashes on them.
+    doc = {"schema_version": results.SCHEMA_VERSION, "complete": True,
+           "meta": {"clock": "virtual", "transport": "asgi", "repeat": 1, "scenario": {"name": "s"}},
+           "runs": [{"strategy": "x", "repeat": 0, "status": "ok", "error": None,
+                     "metrics": {"throttled": 0, "burst_ratio": "@"}}]}
+    (tmp_path / "results.json").write_text(json.dumps(doc).replace('"@"', number))
+    with pytest.raises(results.BadRunFile, match=r"runs\[0\]\.metrics\.burst_ratio: .* is not a finite number"):
+        results.load(tmp_path)

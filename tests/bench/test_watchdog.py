@@ -122,3 +122,35 @@ def test_the_servers_own_failure_still_ends_the_benchmark() -> None:
 
     with pytest.raises(ServerError, match="did not answer the reset"):
         watchdog.run(run_one, resolve("unlimited"), scenario(), DeadServer(), virtual=True, limits=FAST)
+
+
+class _TaggedAsgi(AsgiServer):
+    """The in-process app, but named like a socket server: the runner tags its ids, and the log also holds a
+    request someone else sent with the run's job.attempt under another tag, and one with no tag at all."""
+
+    name = "tagged-asgi"
+
+    async def arrivals(self) -> Any:
+        from dataclasses import replace
+
+        from bench.records import Arrival
+
+        log = await super().arrivals()
+        later = log.arrivals[0].t_ns + 500_000_000  # half a second on: still in the run's first window
+        others = [Arrival("0.1.ffffffff", later, 200, cost=7), Arrival("1.1", later, 200)]
+        return replace(log, arrivals=[*log.arrivals, *others])
+
+
+def test_a_run_the_watchdog_ended_counts_token_tiers_in_tokens_and_foreign_arrivals() -> None:
+    # Exiter sends jobs 0 and 1 (cost 7 tokens each), then raises SystemExit: the watchdog salvages the run.
+    sc = scenarios.from_dict({"server": {"quota": [{"limit": 100, "window_s": 1.0, "unit": "tokens"}]},
+                              "workload": {"jobs": 5, "cost": {"model": "fixed", "value": 7}},
+                              "client": {"timeout_s": 2.0}}, "w")
+    r = watchdog.run(run_one, hostile.Exiter, sc, _TaggedAsgi(), virtual=True, limits=FAST).result
+    assert r.status == "failed"
+    assert len(r.arrivals) == 4
+    assert r.foreign_arrivals == 2  # "0.1.ffffffff" and "1.1": not this run's tag
+    assert [(a.job, a.attempt, a.arrival_s) for a in r.attempts] == [(0, 1, 0.0), (1, 1, 0.0)]  # not the foreign
+    # A token tier counts costs: this run's two arrivals plus the two foreign ones, 7 tokens each
+    # (the foreign "1.1" declared the default cost 1) — not 4 requests.
+    assert r.metrics.peak_window_count == (7 + 7 + 7 + 1,)
