@@ -38,7 +38,6 @@ import json
 import re
 import statistics
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -46,6 +45,7 @@ from typing import Any, TextIO
 
 from bench import results
 from bench.metrics import Metrics
+from mock_server.config import ConfigError, read_toml
 
 __all__ = [
     "Check",
@@ -273,13 +273,9 @@ def _key(name: str) -> str:
 def load_spec(path: Path) -> Spec:
     """Read and validate a thresholds file; :class:`GateError` names the file and the key or value."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GateError(f"--thresholds {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise GateError(f"--thresholds {path}: cannot read it: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise GateError(f"{path}: not valid TOML: {e}") from None
+        data = read_toml(path, f"--thresholds {path}")
+    except ConfigError as e:
+        raise GateError(str(e)) from None
     unknown = sorted(set(data) - {"scenario", "clock", "repeats", "all", "strategies"})
     if unknown:
         raise GateError(f"{path}: {unknown[0]}: unknown key (known: scenario, clock, repeats, all, strategies)")

@@ -31,14 +31,13 @@ import itertools
 import math
 import random
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import netmodel
-from mock_server.config import ConfigError, ServerConfig, Table
+from mock_server.config import ConfigError, ServerConfig, Table, read_toml
 from strategies.base import Quota, Tier
 
 # Package data (pyproject), so `pip install .` has them too, not only a source checkout.
@@ -279,12 +278,8 @@ def load(name_or_path: str) -> Scenario:
             raise ScenarioError(f"unknown scenario {name_or_path!r} (built-in: {', '.join(builtin_names())}; "
                                 "or give a path to a .toml file)")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{path}: cannot read the scenario file: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+        data = read_toml(path, f"scenario {path}")
+    except ConfigError as e:
+        raise ScenarioError(str(e)) from None
     stem = path.stem if _NAME.fullmatch(path.stem) else "scenario"
     return from_dict(data, stem)

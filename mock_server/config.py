@@ -714,13 +714,21 @@ class ServerConfig:
         }
 
 
+def read_toml(path: Path, label: str | None = None) -> dict[str, Any]:
+    """A TOML file's table; :class:`ConfigError` says why not, prefixed by ``label`` (default: the path).
+    One reader for every TOML file the project takes (server configs, scenarios, gate thresholds)."""
+    label = label or str(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{label}: cannot read it: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{label}: not valid TOML: {e}") from None
+
+
 def load(path: str | Path) -> ServerConfig:
     """Read a TOML file: either a scenario (uses its ``[server]`` table) or a bare server config."""
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    data = read_toml(Path(path))
     return ServerConfig.from_dict(data.get("server", data))
