@@ -250,6 +250,13 @@ def _check(args: argparse.Namespace) -> int:
     return gate.main(Path(args.run_dir), Path(args.thresholds), baseline, as_json=args.json)
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from bench import compare
+
+    return compare.main(Path(args.run_a), Path(args.run_b), alpha=args.alpha, min_effect=args.min_effect,
+                        metrics=args.metrics, as_json=args.json, fail_on_regression=args.fail_on_regression)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -283,6 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="an earlier run directory of the same scenario, for the baseline rules")
     p.add_argument("--json", action="store_true", help="machine-readable verdict on stdout")
     p.set_defaults(func=_check)
+    p = sub.add_parser("compare", help="what changed from RUN_A to RUN_B, per strategy and metric, and whether it "
+                                      "is significant (docs/compare.md)")
+    p.add_argument("run_a", help="the earlier run directory (the baseline)")
+    p.add_argument("run_b", help="the later run directory, of the same scenario")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of Welch's t-test (default 0.05)")
+    p.add_argument("--min-effect", default=None, metavar="PCT",
+                   help="smallest relative change of the mean called significant (default 5%%)")
+    p.add_argument("--metrics", default=None, help="comma-separated subset of the compared metrics")
+    p.add_argument("--json", action="store_true", help="machine-readable comparison on stdout")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="exit 1 when a change is significant and worse (default: exit 0; the gate is `check`)")
+    p.set_defaults(func=_compare)
     return ap
 
 
