@@ -77,6 +77,7 @@ def write_report(run_dir: Path) -> str:
         rows = report.summarise(doc["runs"], doc["meta"])
         notes = report.harness_notes(doc)
         flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
+        flagged += report.client_legend(rows)
         table = "\n".join([report.text_table(rows), *flagged])
         written = charts.write_all(run_dir, doc) if _arrivals_intact(run_dir, doc) else []
         markdown, page = report.render_markdown(doc, written), report.render_html(doc, written, base=run_dir)
@@ -90,12 +91,17 @@ def write_report(run_dir: Path) -> str:
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
              on_ceiling: Callable[[ceiling.Calibration], None] | None = None,
-             profile: netmodel.Profile | None = None) -> None:
+             profile: netmodel.Profile | None = None, target: str | None = None) -> None:
     """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row.
 
     Virtual runs draw their network delays and timer lateness from ``profile`` (``None``: schedule only),
     seeded per scenario and repeat (:func:`bench.netmodel.seed_for`)."""
     classes = [registry.resolve(n) for n in names]
+    if target is not None:  # someone else's API (bench.target): no mock server, no ceiling burst at it
+        from bench import target as foreign
+
+        foreign.execute(target, transport, scenario, classes, repeat, on_result)
+        return
     if clock == "virtual":
         for cls in classes:
             for k in range(repeat):
@@ -128,6 +134,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
+    if args.target is not None:
+        scenario = _target_scenario(args, scenario)
     profile_spec = args.profile or scenario.profile
     try:
         profile = netmodel.load_profile(profile_spec) if args.clock == "virtual" else None
@@ -139,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(str(e)) from None
     # "http+aiohttp": the server is reached over real sockets, through the harness client named after the "+".
-    transport = "asgi" if args.clock == "virtual" else f"http+{args.transport}"
+    transport = "asgi" if args.clock == "virtual" else f"{'target' if args.target else 'http'}+{args.transport}"
     try:
         writer = _writer(run_dir, args, scenario, names, transport, profile_spec, profile)
     except results.WriteError as e:
@@ -147,13 +155,31 @@ def _run(args: argparse.Namespace) -> int:
     return _run_all(args, scenario, names, run_dir, writer, profile)
 
 
+def _target_scenario(args: argparse.Namespace, scenario: Scenario) -> Scenario:
+    """``--target URL``: checked (real clock, an http(s) URL), and the scenario as the harness models the
+    foreign API (bench.target)."""
+    from bench import target
+
+    if args.clock == "virtual":
+        raise UsageError("--target: real clock only (the virtual clock must not jump while requests are on the "
+                         "network); drop --clock virtual")
+    try:
+        args.target = target.check_url(args.target)
+        return target.scenario_for(scenario)
+    except target.TargetError as e:
+        raise UsageError(str(e)) from None
+
+
 def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
             transport: str, profile_spec: str, profile: netmodel.Profile | None) -> results.RunWriter:
+    from bench import target
+
     return results.RunWriter(run_dir, results.meta(clock=args.clock, transport=transport,
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
                                                       strategies=list(names), repeat=args.repeat)
-                             | _netmodel_meta(args.clock, profile_spec, profile, scenario, args.repeat))
+                             | _netmodel_meta(args.clock, profile_spec, profile, scenario, args.repeat)
+                             | (target.meta(args.target) if args.target else {}))
 
 
 def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
@@ -176,7 +202,8 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
 
     complete = False
     try:
-        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile)
+        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile,
+                 target=getattr(args, "target", None))
         complete = True
     except watchdog.Interrupted as e:
         print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
@@ -276,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None, metavar="NAME|FILE|none",
                    help="virtual clock: network/timer profile (default: the scenario's, else the shipped "
                         "'default'); 'none' = schedule only, no delays or late timers")
+    p.add_argument("--target", default=None, metavar="URL",
+                   help="run against this http(s) API instead of the mock (real clock; burst metrics from client "
+                        "send times; docs/target.md)")
     p.set_defaults(func=_run)
     p = sub.add_parser("calibrate", help="measure this machine's delays and timer lateness into a profile")
     p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")

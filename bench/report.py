@@ -72,6 +72,8 @@ def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None
         row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) and not disturbed(r) for r in rs)
         judged = [r["harness"] for r in rs if isinstance(r.get("harness"), dict)]
         row["harness"] = None if not judged else sum(1 for h in judged if h.get("harness_limited"))
+        if (meta or {}).get("arrivals_source") == "client":  # run --target: no server log (bench.target)
+            row["arrivals_source"] = "client"
         rows.append(row)
     rows.sort(key=_rank_key)
     flagged = virtual_verdicts(meta)[1] if meta else {}
@@ -157,11 +159,26 @@ def _harness_cell(row: Row) -> str:
     return "ok" if k == 0 else f"{MARK} harness-limited {k}/{row['repeats']}"
 
 
+#: Figures counted from server arrivals: from the client's send times instead in a ``--target`` run.
+CLIENT_SIDE = frozenset({"burst_ratio", "peak_window_count", "first_window_count"})
+CLIENT_MARK = "‡"
+CLIENT_LEGEND = (f"{CLIENT_MARK} from client send times: a --target run has no server arrival log, so the marked "
+                 "window counts and burst ratios count when the client sent each request, not when the server "
+                 "received it (docs/target.md).")
+
+
+def client_legend(rows: Sequence[Row]) -> list[str]:
+    """The legend of :data:`CLIENT_MARK`, when a row carries it."""
+    return [CLIENT_LEGEND] if any(r.get("arrivals_source") == "client" for r in rows) else []
+
+
 def _cells(row: Row) -> list[str]:
     mark = f" {MARK}" if row.get("harness") else ""
+    client = f" {CLIENT_MARK}" if row.get("arrivals_source") == "client" else ""
     name = row["strategy"] + (" †" if row.get("not_predictive") else "")
     return [str(row["rank"]), name,
-            *(fmt(row.get(key)) + (mark if key in TAINTED else "") for key, _, fmt in COLUMNS),
+            *(fmt(row.get(key)) + (mark if key in TAINTED else "") + (client if key in CLIENT_SIDE else "")
+              for key, _, fmt in COLUMNS),
             _harness_cell(row)]
 
 
@@ -246,6 +263,8 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         f"- clock: {meta['clock']}, transport: {meta['transport']}, repeats: {meta['repeat']}",
         f"- python {meta['python']} on {meta['platform']}, git {meta['git_sha']}",
         f"- created {meta['created_utc']}" + ("" if doc.get("complete") else " — **INCOMPLETE run**"),
+        *([f"- target: {meta['target'].get('url')} (no mock server: arrivals from client send times)"]
+          if isinstance(meta.get("target"), dict) else []),
         "",
         "Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), "
         "then the rest. `burst` = most server arrivals in any window ÷ limit (≤ 1.00 never over); `peak win` and "
@@ -254,6 +273,7 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         *(["", f"**{run_note}**"] if run_note else []),
         "",
         markdown_table(rows),
+        *(["", *client_legend(rows)] if client_legend(rows) else []),
     ]
     quota = meta.get("resolved", {}).get("server", {}).get("quota", [])
     if any(q.get("unit") == "tokens" for q in quota):
@@ -342,6 +362,7 @@ created {esc(meta['created_utc'])}{incomplete}</p>
 rest (in red). Definitions: docs/metrics.md.</p>
 {f"<p><b>{esc(run_note)}</b></p>" if run_note else ""}
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{"".join(f"<p>{esc(n)}</p>" for n in client_legend(rows))}
 {harness}
 {f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{unpredictive}</ul>" if unpredictive else ""}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
