@@ -314,7 +314,9 @@ def _numbers(values: Sequence[float | bool | None]) -> list[float | None]:
 def _num(v: float | None) -> str:
     if v is None:
         return "–"
-    return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+    if abs(v) >= 1e6:
+        return f"{v:.3e}"
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"  # 10 177 ms as 10177, not 1.018e+04
 
 
 def _side(values: Sequence[float]) -> str:

@@ -231,7 +231,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     # Transit of the sends that did not queue behind the run's own clump (harness_lag.CROWD).
     lag = HarnessLag.of(release_lags, send_lags,
                         transits((a.sent_s, a.arrival_s) for a in attempts if (a.job, a.attempt) not in crowded),
-                        transit_judged=limits is None and server.name != "asgi")
+                        transit_judged=limits is None and server.name not in ("asgi", "target"))
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag)
 
 

@@ -144,3 +144,17 @@ def test_real_run_against_a_loopback_mock(tmp_path: Path, capsys: pytest.Capture
     assert "1.60 ‡" in out and "‡ from client send times" in out
     report = (run_dir / "report.md").read_text()
     assert "| 1.60 ‡ |" in report and "target: http://127.0.0.1" in report
+
+
+def test_report_marks_client_side_figures_in_the_table() -> None:
+    from bench import report
+
+    metrics = {"requests": 8, "succeeded": 8, "throttled": 0, "errors": 0, "completion": 1.0, "throughput_rps": 5.0,
+               "burst_ratio": 1.0, "peak_window_count": [5], "first_window_count": [5], "efficiency": 0.99,
+               "latency_p50_ms": 700.0, "latency_p99_ms": 1400.0, "cpu_s_per_1k": 1.0}
+    runs = [{"strategy": "s", "repeat": 0, "status": "ok", "metrics": metrics}]
+    client = report.text_table(report.summarise(runs, {"arrivals_source": "client"}))
+    row = client.splitlines()[2]
+    assert row.count("‡") == 3 and "1.00 ‡" in row and "5 ‡" in row  # burst, peak win, first win; nothing else
+    assert "‡" not in report.text_table(report.summarise(runs, {}))
+    assert report.client_legend(report.summarise(runs, {"arrivals_source": "client"})) == [report.CLIENT_LEGEND]
