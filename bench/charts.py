@@ -12,7 +12,7 @@ when there were more.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,39 @@ from bench import report
 from bench.records import Attempt
 from mock_server import ticks
 
-__all__ = ["BURST", "LATENCY", "arrival_times", "attempts", "job_latencies_ms", "title_quota", "write_all"]
+__all__ = ["BURST", "FRONTIER", "LATENCY", "Compliance", "arrival_times", "attempts", "frontier_points",
+           "interim_compliant", "job_latencies_ms", "title_quota", "write_all"]
 
 BURST = "charts/burst.png"
 LATENCY = "charts/latency_cdf.png"
+FRONTIER = "charts/frontier.png"
+
+#: Whether a ranked row (bench.report.summarise) counts as compliant on the frontier and the heat map.
+Compliance = Callable[[Mapping[str, Any]], bool]
+
+
+def interim_compliant(row: Mapping[str, Any]) -> bool:
+    """Compliant for the charts until the server-policy replay metric lands (issue 8 item 2): finished,
+    every job done, and not one 429. A parameter of :func:`write_all`, so switching is one argument.
+
+    >>> interim_compliant({"status": "ok", "completion": 1.0, "throttled": 0})
+    True
+    >>> interim_compliant({"status": "ok", "completion": 1.0, "throttled": 2})
+    False
+    """
+    return row.get("status") == "ok" and row.get("completion") == 1.0 and (row.get("throttled") or 0) == 0
+
+
+#: What :func:`interim_compliant` means, for the chart's title.
+INTERIM_RULE = "compliant = every job done, 0 × 429"
+
+
+def frontier_points(rows: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant) -> list[Any]:
+    """One :class:`bench.plots.Point` per ranked row: efficiency against its 429s (median over repeats)."""
+    from bench import plots
+
+    return [plots.Point(str(r["strategy"]), r.get("efficiency"),
+                        None if r.get("throttled") is None else float(r["throttled"]), compliance(r)) for r in rows]
 
 
 def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
@@ -89,15 +118,18 @@ def job_latencies_ms(attempts: Sequence[Attempt]) -> list[float]:
     return [(f.done_s - f.intended_s) * 1000.0 for f in final.values() if f.ok]
 
 
-def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
-    """Draw every chart the run supports into ``run_dir/charts``; the relative paths written, in order."""
+def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = interim_compliant,
+              rule: str = INTERIM_RULE) -> list[str]:
+    """Draw every chart the run supports into ``run_dir/charts``; the relative paths written, in order.
+    ``compliance`` decides which points the frontier fills (``rule`` says so in its title)."""
     from bench import plots
 
     meta = doc["meta"]
     resolved = meta["resolved"]
     quota = resolved["server"]["quota"]
     name = resolved.get("name") or meta["scenario"].get("name", "?")
-    order = [row["strategy"] for row in report.summarise(doc["runs"])]
+    rows = report.summarise(doc["runs"])
+    order = [row["strategy"] for row in rows]
     repeats = int(meta.get("repeat", 1))
     which = "first repeat of " + str(repeats) if repeats > 1 else "one run each"
     jobs = int(resolved["workload"]["jobs"])
@@ -124,4 +156,10 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
                           f"Latency from intended send time — {scenario}, {jobs} jobs\n"
                           f"share of jobs done (final attempt 2xx) within x; legend in rank order, {which}")
         written.append(LATENCY)
+
+    if rows:
+        median = ", medians of " + str(repeats) + " repeats" if repeats > 1 else ""
+        plots.frontier(run_dir / FRONTIER, frontier_points(rows, compliance),
+                       f"Efficiency against 429s — {scenario}\nbest strategies top left; {rule}{median}")
+        written.append(FRONTIER)
     return written

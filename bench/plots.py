@@ -15,7 +15,7 @@ True
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +27,8 @@ from strategies.registry import BUILTIN
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["MAX_POINTS", "OVER", "Chart", "Tier", "burst_accuracy", "burst_series", "cdf_points", "colour",
-           "latency_cdf", "step_corners"]
+__all__ = ["MAX_POINTS", "OVER", "Chart", "Point", "Tier", "burst_accuracy", "burst_series", "cdf_points", "colour",
+           "frontier", "heatmap", "latency_cdf", "spread_labels", "step_corners"]
 
 #: Upper bound on the points of any one line: about one per pixel column of a panel.
 MAX_POINTS = 800
@@ -297,5 +297,157 @@ def latency_cdf(path: Path, series: Sequence[tuple[str, Sequence[float], int]], 
     ax.grid(True, which="major", lw=0.4, alpha=0.5)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.tick_params(labelsize=8)
+    fig.suptitle(_plain(title), fontsize=10)
+    return _save(fig, path, drawn)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One strategy on the frontier: its ``efficiency`` (``None``: not every job done) against ``x``
+    (its 429s, or its burst ratio), and whether the run was ``compliant`` (filled) or not (hollow, red ring)."""
+
+    strategy: str
+    efficiency: float | None
+    x: float | None
+    compliant: bool
+
+
+def spread_labels(ys: Sequence[float], gap: float, low: float, high: float) -> list[float]:
+    """Label heights near ``ys`` (in any order) at least ``gap`` apart, inside ``[low, high]`` when they
+    fit: pushed up past their neighbour below, then back down from the top.
+
+    >>> spread_labels([0.5, 0.5, 0.9], 0.1, 0.0, 1.0)
+    [0.5, 0.6, 0.9]
+    >>> [round(y, 2) for y in spread_labels([1.0, 1.0, 1.0], 0.1, 0.0, 1.0)]
+    [0.8, 0.9, 1.0]
+    """
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    out = [0.0] * len(ys)
+    prev = low - gap
+    for i in order:
+        prev = out[i] = max(ys[i], prev + gap, low)
+    nxt = high + gap
+    for i in reversed(order):
+        nxt = out[i] = min(out[i], nxt - gap)
+    return out
+
+
+def frontier(path: Path, points: Sequence[Point], title: str, x_label: str = "429 responses (count)") -> Chart:
+    """Efficiency (up: faster) against ``x`` (left: fewer 429s, or a lower burst ratio): the best strategies
+    sit in the top-left corner. One marker per strategy in its own colour, filled when compliant, hollow with
+    a red ring when not; every point is named in a column right of the plot, joined to it by a thin line, so
+    28 names stay legible however the points crowd. A point without an efficiency (not every job done) or
+    without ``x`` is not drawn; the chart lists those strategies under the plot.
+    """
+    plt = _pyplot()
+    drawn_pts = [p for p in points if p.efficiency is not None and p.x is not None]
+    left_out = [p.strategy for p in points if p not in drawn_pts]
+    rows = max(len(drawn_pts), 1)
+    h = max(5.0, 0.2 * rows + 1.8)
+    fig, ax = plt.subplots(figsize=(11.0, h))
+    fig.subplots_adjust(left=0.08, right=0.66, top=1 - 0.8 / h, bottom=(0.85 + 0.15 * bool(left_out)) / h)
+    drawn: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    xs = [float(p.x) for p in drawn_pts if p.x is not None]
+    ys = [float(p.efficiency) for p in drawn_pts if p.efficiency is not None]
+    span = max(xs, default=1.0)
+    if span > 20:  # counts from 0 to thousands: 0, 1 and 1 000 all visible
+        ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(-0.05 * max(span, 1.0) if span <= 20 else -0.3, max(span, 1.0) * (1.3 if span > 20 else 1.08))
+    y_low = min(0.0, min(ys, default=0.0))
+    y_high = max(1.05, max(ys, default=0.0) * 1.05)
+    ax.set_ylim(y_low, y_high)
+    for p, x, y in zip(drawn_pts, xs, ys, strict=True):
+        c = colour(p.strategy)
+        ax.plot([x], [y], marker="o", ms=8, color=c, mfc=c if p.compliant else "white", mew=1.6, ls="none",
+                gid=p.strategy)
+        drawn[p.strategy] = ((x,), (y,))
+    bad = [(x, y) for p, x, y in zip(drawn_pts, xs, ys, strict=True) if not p.compliant]
+    if bad:
+        ax.scatter([x for x, _ in bad], [y for _, y in bad], s=190, facecolors="none", edgecolors=OVER, lw=1.2)
+    # Names in a column right of the axes, in data y (so the leader lines are straight), never overlapping.
+    gap = (y_high - y_low) / max(rows + 1, (h - 1.8) / 0.2 + 1)
+    label_ys = spread_labels(ys, gap, y_low + gap / 2, y_high - gap / 2)
+    trans = ax.get_yaxis_transform()  # x in axes fraction, y in data
+    for p, x, y, ly in zip(drawn_pts, xs, ys, label_ys, strict=True):
+        ax.annotate(_plain(p.strategy) + ("" if p.compliant else "  (not compliant)"), xy=(x, y),
+                    xytext=(1.04, ly), textcoords=trans, va="center", ha="left", fontsize=8, color=colour(p.strategy),
+                    arrowprops={"arrowstyle": "-", "color": colour(p.strategy), "lw": 0.5, "alpha": 0.6,
+                                "shrinkA": 0, "shrinkB": 4})
+    ax.set_xlabel(x_label + " — fewer is better (left)" + (", symlog scale" if span > 20 else ""), fontsize=9)
+    ax.set_ylabel("efficiency (oracle ÷ actual makespan; 1.0 = as fast as the policy allows)", fontsize=9)
+    ax.grid(True, lw=0.4, alpha=0.5)
+    ax.tick_params(labelsize=8)
+    ax.text(0.01, 0.99, "best: top left", transform=ax.transAxes, ha="left", va="top", fontsize=8, color="#555555")
+    note = "filled = compliant, hollow with a red ring = not"
+    if left_out:
+        note += "; not drawn (not every job done, no efficiency): " + ", ".join(_plain(s) for s in left_out)
+    fig.text(0.01, 0.1 / h, note, fontsize=7, ha="left", va="bottom", wrap=True)
+    fig.suptitle(_plain(title), fontsize=10)
+    return _save(fig, path, drawn)
+
+
+def heatmap(path: Path, strategies: Sequence[str], scenarios: Sequence[str],
+            efficiency: Mapping[tuple[str, str], float | None], compliant: Mapping[tuple[str, str], bool],
+            title: str) -> Chart:
+    """The matrix as one image: a row per strategy (in the given order), a column per scenario, colour =
+    efficiency (0 to 1, the value printed in the cell) keyed ``(strategy, scenario)``. A cell whose run was
+    not compliant (``compliant`` false or missing) gets a red × in its corner; a cell without an efficiency
+    (not every job done) is grey with "–", one without a run at all grey with "no run". Drawn as a single image plus one marker
+    collection, however large the matrix.
+
+    ``Chart.series`` maps each strategy to (column index, efficiency or NaN) for the cells drawn.
+    """
+    plt = _pyplot()
+    import numpy as np
+
+    rows, cols = len(strategies), len(scenarios)
+    if not rows or not cols:
+        raise ValueError("heatmap: needs at least one strategy and one scenario")
+    grid = np.full((rows, cols), np.nan)
+    for r, s in enumerate(strategies):
+        for c, sc in enumerate(scenarios):
+            v = efficiency.get((s, sc))
+            if v is not None:
+                grid[r, c] = v
+    w = 2.6 + 0.95 * cols + 1.4
+    h = 0.9 + 0.3 * rows + 1.3
+    fig, ax = plt.subplots(figsize=(w, h))
+    fig.subplots_adjust(left=2.6 / w, right=1 - 1.4 / w, top=1 - 0.9 / h, bottom=1.3 / h)
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("#dddddd")
+    image = ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    bar = fig.colorbar(image, ax=ax, fraction=0.5 / w, pad=0.15 / w)
+    bar.set_label("efficiency (1.0 = as fast as the policy allows)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    drawn: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    crossed: list[tuple[int, int]] = []
+    for r, s in enumerate(strategies):
+        cells = [(c, sc) for c, sc in enumerate(scenarios) if (s, sc) in efficiency]
+        drawn[s] = (tuple(float(c) for c, _ in cells), tuple(float(grid[r, c]) for c, _ in cells))
+        ran = {c for c, _ in cells}
+        for c, sc in enumerate(scenarios):
+            v = grid[r, c]
+            if c in ran and not compliant.get((s, sc), False):
+                crossed.append((c, r))
+            text = f"{v:.2f}" if not np.isnan(v) else "–" if c in ran else "no run"
+            ax.text(c, r, text, ha="center", va="center", fontsize=7,
+                    color="black" if np.isnan(v) or v > 0.6 else "white")
+    if crossed:
+        # In the cell's top-right corner, white-edged: visible on every colour, the value stays readable.
+        ax.scatter([c + 0.36 for c, _ in crossed], [r - 0.22 for _, r in crossed], marker="X", s=70, color=OVER,
+                   edgecolors="white", lw=0.6, gid="not compliant", zorder=3)
+    ax.set_xticks(range(cols), [_plain(s) for s in scenarios], rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(rows), [_plain(s) for s in strategies], fontsize=8)
+    for label, s in zip(ax.get_yticklabels(), strategies, strict=True):
+        label.set_color(colour(s))
+    ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=1.0)
+    ax.tick_params(which="minor", length=0)
+    ax.tick_params(axis="x", top=False)
+    ax.set_xlabel("scenario", fontsize=9)
+    fig.text(0.01, 0.08 / h, "red × = not compliant in that scenario; grey – = not every job done (no efficiency); "
+             "no run = the strategy was not run there",
+             fontsize=7, ha="left", va="bottom")
     fig.suptitle(_plain(title), fontsize=10)
     return _save(fig, path, drawn)

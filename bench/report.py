@@ -224,6 +224,8 @@ CAPTIONS = {
                         "window of W: over the limit in sliding-window terms.",
     "charts/latency_cdf.png": "Latency from intended send time: the share of the workload's jobs done (final "
                               "attempt 2xx) within x ms; a curve that ends below 1 did not finish every job.",
+    "charts/frontier.png": "Efficiency against 429s: one point per strategy, filled when compliant; the best sit "
+                           "top left (as fast as the policy allows, no 429s).",
 }
 
 

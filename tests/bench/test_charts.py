@@ -36,14 +36,14 @@ def test_a_csv_without_the_columns_is_refused_by_name(tmp_path: Path) -> None:
 
 
 def test_write_all_draws_both_charts_for_every_tier(run_dir: Path) -> None:
-    assert charts.write_all(run_dir, results.load(run_dir)) == [charts.BURST, charts.LATENCY]
+    assert charts.write_all(run_dir, results.load(run_dir)) == [charts.BURST, charts.LATENCY, charts.FRONTIER]
     assert charts.title_quota(results.load(run_dir)["meta"]["resolved"]["server"]["quota"]) == \
         "4 per 1 s (sliding-log) + 10 per 60 s (sliding-log)"
 
 
 def test_no_quota_no_burst_chart(tmp_path: Path) -> None:
     run = write_run(tmp_path, "free", [], {"unlimited": paced(5, 100.0)})
-    assert charts.write_all(run, results.load(run)) == [charts.LATENCY]
+    assert charts.write_all(run, results.load(run)) == [charts.LATENCY, charts.FRONTIER]
     assert charts.title_quota([]) == "no quota"
 
 

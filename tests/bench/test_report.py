@@ -30,7 +30,7 @@ def test_report_html_embeds_the_charts_as_data_uris(run_dir: Path) -> None:
     write_report(run_dir)
     page = (run_dir / "report.html").read_text()
     sources = re.findall(r'<img src="([^"]*)"', page)
-    assert len(sources) == 2
+    assert len(sources) == 3  # burst, latency, frontier
     for src, chart in zip(sources, (charts.BURST, charts.LATENCY), strict=True):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.removeprefix("data:image/png;base64,")) == (run_dir / chart).read_bytes()

@@ -38,7 +38,7 @@ def check(page: browser.Page, charts: list[str]) -> None:
 
 def test_report_html_loads_offline_and_every_chart_decodes(run_dir: Path) -> None:
     charts = charts_in(run_dir)
-    assert len(charts) >= 2  # burst, latency
+    assert len(charts) >= 3  # burst, latency, frontier
     check(browser.open_page(run_dir / "report.html"), charts)
 
 
