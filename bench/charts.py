@@ -18,10 +18,11 @@ from typing import Any
 
 from bench import report
 from bench.records import Attempt
-from mock_server import ticks
+from mock_server import policies, ticks
+from mock_server.config import QuotaConfig
 
-__all__ = ["BURST", "FRONTIER", "LATENCY", "Compliance", "arrival_times", "attempts", "frontier_points",
-           "interim_compliant", "job_latencies_ms", "title_quota", "write_all"]
+__all__ = ["BURST", "FRONTIER", "LATENCY", "Compliance", "arrival_times", "attempts", "chart_tier", "frontier_points",
+           "interim_compliant", "job_latencies_ms", "policy_rejections", "title_quota", "write_all"]
 
 BURST = "charts/burst.png"
 LATENCY = "charts/latency_cdf.png"
@@ -61,6 +62,60 @@ def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
         return "no quota"
     return " + ".join(f"{q['limit']}{' tokens' if q.get('unit') == 'tokens' else ''} per {q['window_s']:g} s "
                       f"({q.get('algorithm', 'sliding-log')})" for q in quota)
+
+
+def _quota_config(q: Mapping[str, Any]) -> QuotaConfig:
+    keys = ("algorithm", "limit", "window_s", "burst", "anchor", "name", "unit")
+    return QuotaConfig.from_dict({k: q[k] for k in keys if q.get(k) is not None}, "meta.resolved.server.quota")
+
+
+def chart_tier(q: Mapping[str, Any]) -> Any:
+    """The burst chart's :class:`bench.plots.Tier` for one configured tier, with the most its policy accepts
+    in any trailing window: ``L`` (sliding log), ``burst + L − 1`` (token bucket: a full bucket, then one per
+    ``W / L``), ``2 L`` as a bound for clock-aligned and first-request windows (any ``W`` spans two of them)
+    and the sliding-window counter (each bucket holds at most ``L``).
+
+    >>> chart_tier({"algorithm": "token-bucket", "limit": 10, "window_s": 1.0, "burst": 20}).most
+    29
+    >>> chart_tier({"algorithm": "fixed-window", "limit": 10, "window_s": 1.0}).exact
+    False
+    """
+    from bench import plots
+
+    c = _quota_config(q)
+    if c.algorithm == "sliding-log":
+        most, exact = c.limit, True
+    elif c.algorithm in ("gcra", "token-bucket"):
+        most, exact = (c.burst or c.limit) + c.limit - 1, True
+    else:
+        most, exact = 2 * c.limit, False
+    return plots.Tier(c.limit, c.window_s, c.algorithm, most, exact)
+
+
+def policy_rejections(times: Sequence[float], q: Mapping[str, Any]) -> list[float] | None:
+    """The arrivals (server seconds since run start) that the tier's own policy, fresh at run start and fed
+    every arrival in order, would reject; ``None`` where a replay cannot know: clock-aligned windows
+    (fixed window anchored to the clock, the sliding-window counter) sit where the server's clock put them,
+    which the run directory does not record. One tier alone: with several, the server counts a request only
+    when every tier accepts it, so a run with rejections may show a few more here than the server gave.
+
+    >>> policy_rejections([0.0, 0.0, 0.0, 0.5, 1.0], {"algorithm": "sliding-log", "limit": 2, "window_s": 1.0})
+    [0.0, 0.5]
+    >>> policy_rejections([0.0], {"algorithm": "fixed-window", "limit": 2, "window_s": 1.0}) is None
+    True
+    """
+    c = _quota_config(q)
+    if c.algorithm == "sliding-counter" or (c.algorithm == "fixed-window" and c.anchor == "clock"):
+        return None
+    policy = policies.build_one(c)
+    out = []
+    for t in sorted(times):
+        now = ticks.from_seconds(t)
+        if policy.earliest(now) <= now:
+            policy.record(now)
+        else:
+            out.append(t)
+    return out
 
 
 def _rows(path: Path, repeat: int, columns: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
@@ -139,14 +194,21 @@ def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = in
     firsts = arrival_times(run_dir / "arrivals.csv")
     # Request tiers only: the panels count arrivals, and a token tier's limit counts costs (issue 13), so a
     # token tier drawn here would compare requests with tokens. Its peak is in the table (peak_window_count).
-    tiers = [plots.Tier(int(q["limit"]), float(q["window_s"]), str(q.get("algorithm", "sliding-log")))
-             for q in quota if q.get("unit", "requests") == "requests"]
+    request_tiers = [q for q in quota if q.get("unit", "requests") == "requests"]
+    tiers = [chart_tier(q) for q in request_tiers]
     if tiers and order:
         # Every ranked strategy gets its band, also one that never reached the server ("no arrivals").
         series = [(s, firsts.get(s, [])) for s in order]
+        rejected: dict[tuple[str, int], list[float]] = {}
+        for c, q in enumerate(request_tiers):
+            for s, times in series:
+                r = policy_rejections(times, q)
+                if r is not None:
+                    rejected[(s, c)] = r
         plots.burst_accuracy(run_dir / BURST, series, tiers,
                              f"Burst accuracy — {scenario}\nserver arrivals in the trailing window at each "
-                             f"arrival; red = over the limit\nrank order, {which}")
+                             f"arrival; red = arrivals the tier's policy rejects, amber = over L but legal "
+                             f"for this policy\nrank order, {which}", rejected=rejected)
         written.append(BURST)
 
     firsts_r = attempts(run_dir / "requests.csv")

@@ -54,14 +54,30 @@ def test_panels_and_legend_follow_rank_order_and_titles_state_scenario_and_quota
     seen: dict[str, tuple[list[str], str]] = {}
 
     def capture(kind: str):  # type: ignore[no-untyped-def]
-        def draw(path: Path, series, *rest) -> None:  # type: ignore[no-untyped-def]
-            seen[kind] = ([s[0] for s in series], rest[-1])
+        def draw(path: Path, series, *rest, **kw) -> None:  # type: ignore[no-untyped-def]
+            seen[kind] = ([s.strategy if isinstance(s, plots.Point) else s[0] for s in series], rest[-1])
         return draw
 
     monkeypatch.setattr(plots, "burst_accuracy", capture("burst"))
     monkeypatch.setattr(plots, "latency_cdf", capture("latency"))
+    monkeypatch.setattr(plots, "frontier", capture("frontier"))
     charts.write_all(run_dir, results.load(run_dir))
-    for order, title in seen.values():
+    assert set(seen) == {"burst", "latency", "frontier"}
+    for kind, (order, title) in seen.items():
         assert order == ["token-bucket", "unlimited"]  # the compliant one ranks first (bench.report)
         assert "scenario 'two', quota 4 per 1 s (sliding-log) + 10 per 60 s (sliding-log)" in title
-        assert "first repeat of 2" in title
+        # Burst and latency draw one repeat's series; the frontier the table's medians.
+        assert ("medians of 2 repeats" if kind == "frontier" else "first repeat of 2") in title
+
+
+def test_a_token_bucket_run_that_used_its_burst_legally_shows_no_violation(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    # 10 per 1 s with burst 20: 20 at once, then 0.1 s apart — every job 200, 29 in the busiest second.
+    legal = [(0.0, 200)] * 20 + [(0.1 * k, 200) for k in range(1, 21)]
+    run = write_run(tmp_path, "tb", [(10, 1.0)], {"token-bucket": legal}, algorithm="token-bucket", burst=20)
+    assert charts.write_all(run, results.load(run)) == [charts.BURST, charts.LATENCY, charts.FRONTIER]
+    with Image.open(run / charts.BURST) as im:
+        r, g, b = np.moveaxis(np.asarray(im.convert("RGB")).astype(int), -1, 0)
+    assert not ((r > 150) & (g < 130) & (b < 130) & (r - g > 80)).any()  # no red anywhere: nothing rejected
