@@ -22,7 +22,7 @@ from mock_server import policies, ticks
 from mock_server.config import QuotaConfig
 
 __all__ = ["BURST", "FRONTIER", "LATENCY", "Compliance", "arrival_times", "attempts", "chart_tier", "frontier_points",
-           "interim_compliant", "job_latencies_ms", "policy_rejections", "title_quota", "write_all"]
+           "interim_compliant", "job_latencies_ms", "matrix_heatmap", "policy_rejections", "title_quota", "write_all"]
 
 BURST = "charts/burst.png"
 LATENCY = "charts/latency_cdf.png"
@@ -62,6 +62,37 @@ def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
         return "no quota"
     return " + ".join(f"{q['limit']}{' tokens' if q.get('unit') == 'tokens' else ''} per {q['window_s']:g} s "
                       f"({q.get('algorithm', 'sliding-log')})" for q in quota)
+
+
+def matrix_heatmap(path: Path, docs: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant,
+                   rule: str = INTERIM_RULE) -> Path:
+    """The matrix heat map from one ``results.json`` document per scenario (in the order given): cells are
+    each strategy's efficiency there (median over repeats), crossed where ``compliance`` says no. Rows run
+    from the strategy compliant in the most scenarios, then with the best worst-case efficiency, down."""
+    from bench import plots
+
+    scenarios: list[str] = []
+    eff: dict[tuple[str, str], float | None] = {}
+    ok: dict[tuple[str, str], bool] = {}
+    for doc in docs:
+        meta = doc["meta"]
+        name = str(meta["resolved"].get("name") or meta["scenario"].get("name", "?"))
+        scenarios.append(name)
+        for row in report.summarise(doc["runs"]):
+            eff[(row["strategy"], name)] = row.get("efficiency")
+            ok[(row["strategy"], name)] = compliance(row)
+    names = list(dict.fromkeys(s for s, _ in eff))
+
+    def robust(s: str) -> tuple[int, float, str]:
+        mine = [k for k in eff if k[0] == s]
+        worst = min((eff[k] or 0.0) if ok[k] else 0.0 for k in mine)
+        return -sum(ok[k] for k in mine), -worst, s
+
+    order = sorted(names, key=robust)
+    plots.heatmap(path, order, scenarios, eff, ok,
+                  f"Efficiency per scenario — {len(order)} strategies × {len(scenarios)} scenarios\n"
+                  f"red ×: not compliant ({rule}); rows: compliant in most scenarios, then best worst case")
+    return path
 
 
 def _quota_config(q: Mapping[str, Any]) -> QuotaConfig:
