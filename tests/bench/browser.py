@@ -3,7 +3,7 @@ and how each ``<img>`` decoded. Driven over the DevTools protocol (``--remote-de
 WebSocket client, :mod:`websockets` — already installed with ``uvicorn[standard]``), so no browser download and
 no extra driver: Playwright's package would bring its own Node driver to do the same few calls.
 
-Chromium runs in its own process group with a fresh profile; :func:`open_page` always ends it (the whole
+Chromium runs in its own process group with a fresh profile; :func:`open_pages` always ends it (the whole
 group) before returning or raising, so a failing test leaves no browser behind.
 """
 
@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,17 @@ _IMAGES = ("JSON.stringify([...document.images].map(i => [i.alt, i.complete, i.n
 
 def open_page(path: Path, timeout: float = 60.0) -> Page:
     """Load ``path`` (a local file) in a fresh headless Chromium and report what it did."""
+    return open_pages([path], timeout)[0]
+
+
+def open_pages(paths: Sequence[Path], timeout: float = 60.0) -> list[Page]:
+    """Load each of ``paths`` (local files) in a tab of its own of one fresh headless Chromium (a new
+    profile), one after the other, and report what each did. One browser for all: starting it is most of
+    the cost."""
     from websockets.sync.client import connect
 
-    url = path.resolve().as_uri()
     profile = tempfile.mkdtemp(prefix="ratebench-chromium-")
+    was_subreaper = _subreaper(True)  # chromium's orphaned helpers come to us to be reaped, not to init
     proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
                              "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -116,43 +124,100 @@ def open_page(path: Path, timeout: float = 60.0) -> Page:
         port, ws_path = port_file.read_text().splitlines()[:2]
         with connect(f"ws://127.0.0.1:{port}{ws_path}", max_size=None, proxy=None, open_timeout=timeout) as ws:
             s = _Session(ws)
-            target = s.call("Target.createTarget", url="about:blank")["targetId"]
-            s.session_id = s.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-            for domain in ("Page", "Runtime", "Log", "Network"):
-                s.call(f"{domain}.enable", timeout)
-            s.call("Page.navigate", timeout, url=url)
-            s.wait_for("Page.loadEventFired", timeout)
-            s.drain(0.5)
-            shown = s.call("Runtime.evaluate", timeout, expression=_IMAGES, returnByValue=True)
-            images = tuple((str(a), bool(c), int(w), int(h))
-                           for a, c, w, h in json.loads(shown["result"]["value"]))
+            pages = [_load(s, path, timeout) for path in paths]
             with contextlib.suppress(Exception):
                 s.call("Browser.close", 5.0)
-        return Page(_errors(s.events), _requests(s.events, url), images)
+        return pages
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        _reap_group(proc.pid)
+        _end(proc)
+        _subreaper(was_subreaper)
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _reap_group(pgid: int) -> None:
-    """Chromium's helpers (zygote, renderer, GPU process) share its process group; end any still there."""
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
+def _load(s: _Session, path: Path, timeout: float) -> Page:
+    url = path.resolve().as_uri()
+    s.session_id = None
+    target = s.call("Target.createTarget", url="about:blank")["targetId"]
+    s.session_id = s.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    s.events = []
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        s.call(f"{domain}.enable", timeout)
+    s.call("Page.navigate", timeout, url=url)
+    s.wait_for("Page.loadEventFired", timeout)
+    s.drain(0.25)
+    shown = s.call("Runtime.evaluate", timeout, expression=_IMAGES, returnByValue=True)
+    images = tuple((str(a), bool(c), int(w), int(h)) for a, c, w, h in json.loads(shown["result"]["value"]))
+    events = [e for e in s.events if e.get("sessionId") == s.session_id]
+    s.call("Target.closeTarget", timeout, targetId=target)
+    return Page(_errors(events), _requests(events, url), images)
+
+
+def _subreaper(on: bool) -> bool:
+    """Make this process the child subreaper (Linux ``prctl``), so that chromium's helpers, orphaned when it
+    exits, become our children and :func:`_end` can reap them — in a container whose init reaps nothing they
+    would stay zombies. Returns whether it was one before."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        before = ctypes.c_int(0)
+        libc.prctl(37, ctypes.byref(before), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
+        libc.prctl(36, int(on), 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        return bool(before.value)
+    except (OSError, AttributeError):
+        return False
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """End chromium and its helpers (zygote, renderers, GPU process: all in its process group). After
+    ``Browser.close`` it exits by itself; otherwise SIGTERM, then SIGKILL. Helpers it did not wait for are
+    killed too, and waited for as long as they stay alive (not zombies: those hold nothing)."""
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    deadline = time.monotonic() + 5.0
+    while (left := _group(proc.pid)) and time.monotonic() < deadline:
+        for pid, state in left:
+            if state != "Z":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):  # ours once orphaned (we are the subreaper)
+                os.waitpid(pid, os.WNOHANG)
+        if all(state == "Z" for _, state in left) and not any(_ours(pid) for pid, _ in left):
+            return  # zombies someone else must reap: nothing left running
         time.sleep(0.05)
+
+
+def _ours(pid: int) -> bool:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def _group(pgid: int) -> list[tuple[int, str]]:
+    """The processes of process group ``pgid`` and their state letter, from /proc."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # After the ")" that ends the command name: state, ppid, pgrp.
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid:
+            alive.append((int(entry), state))
+    return alive
 
 
 def _errors(events: list[dict[str, Any]]) -> tuple[str, ...]:

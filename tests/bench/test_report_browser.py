@@ -5,7 +5,6 @@ copied somewhere else. Skipped, saying why, where Chromium is not installed (`ma
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -16,16 +15,26 @@ from tests.bench.runfiles import paced, write_run
 pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=browser.missing() or "")
 
 
+#: A page the checks must fail: an undecodable image, a request to the network, a console error.
+BAD = ('<!doctype html><html><body><img alt="bad" src="data:image/png;base64,AAAA">'
+       '<img alt="remote" src="http://127.0.0.1:9/x.png">'
+       "<script>console.error('boom')</script></body></html>")
+
+
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[browser.Page, list[str]]]:
+    """report.html where it was written, the same file alone in another directory, and the bad page: loaded
+    in one browser (starting Chromium is most of the time), which has ended before any test runs."""
     run = write_run(tmp_path_factory.mktemp("runs"), "browser", [(4, 1.0)],
                     {"token-bucket": paced(8, 4.0), "unlimited": [(0.0, 200)] * 4 + [(0.0, 429)] * 4})
     write_report(run)
-    return run
-
-
-def charts_in(run_dir: Path) -> list[str]:
-    return sorted(str(p.relative_to(run_dir)) for p in (run_dir / "charts").glob("*.png"))
+    alone = tmp_path_factory.mktemp("elsewhere") / "report.html"
+    shutil.copy(run / "report.html", alone)
+    bad = tmp_path_factory.mktemp("bad") / "bad.html"
+    bad.write_text(BAD)
+    charts = sorted(str(p.relative_to(run)) for p in (run / "charts").glob("*.png"))
+    pages = browser.open_pages([run / "report.html", alone, bad])
+    return {"in place": (pages[0], charts), "alone": (pages[1], charts), "bad": (pages[2], [])}
 
 
 def check(page: browser.Page, charts: list[str]) -> None:
@@ -36,26 +45,19 @@ def check(page: browser.Page, charts: list[str]) -> None:
         assert complete and width > 100 and height > 100, f"{alt} did not decode: {width}x{height}"
 
 
-def test_report_html_loads_offline_and_every_chart_decodes(run_dir: Path) -> None:
-    charts = charts_in(run_dir)
+def test_report_html_loads_offline_and_every_chart_decodes(seen: dict[str, tuple[browser.Page, list[str]]]) -> None:
+    page, charts = seen["in place"]
     assert len(charts) >= 3  # burst, latency, frontier
-    check(browser.open_page(run_dir / "report.html"), charts)
+    check(page, charts)
 
 
-def test_report_html_alone_in_another_directory(run_dir: Path, tmp_path: Path) -> None:
-    alone = tmp_path / "elsewhere" / "report.html"
-    alone.parent.mkdir()
-    shutil.copy(run_dir / "report.html", alone)
-    check(browser.open_page(alone), charts_in(run_dir))
+def test_report_html_alone_in_another_directory(seen: dict[str, tuple[browser.Page, list[str]]]) -> None:
+    check(*seen["alone"])
 
 
-def test_a_broken_image_and_a_network_request_are_caught(tmp_path: Path) -> None:
+def test_a_broken_image_and_a_network_request_are_caught(seen: dict[str, tuple[browser.Page, list[str]]]) -> None:
     # The checks above can fail: a page with an undecodable image and a fetch is reported as such.
-    page = tmp_path / "bad.html"
-    page.write_text('<!doctype html><html><body><img alt="bad" src="data:image/png;base64,AAAA">'
-                    '<img alt="remote" src="http://127.0.0.1:9/x.png">'
-                    "<script>console.error('boom')</script></body></html>")
-    seen = browser.open_page(page)
-    assert any("boom" in e for e in seen.errors)
-    assert "http://127.0.0.1:9/x.png" in seen.requests
-    assert {alt: w for alt, _, w, _ in seen.images} == {"bad": 0, "remote": 0}
+    page, _ = seen["bad"]
+    assert any("boom" in e for e in page.errors)
+    assert "http://127.0.0.1:9/x.png" in page.requests
+    assert {alt: w for alt, _, w, _ in page.images} == {"bad": 0, "remote": 0}
