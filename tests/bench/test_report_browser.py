@@ -12,7 +12,7 @@ from bench.cli import write_report
 from tests.bench import browser
 from tests.bench.runfiles import paced, write_run
 
-pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=browser.missing() or "")
+needs_chromium = pytest.mark.skipif(browser.missing() is not None, reason=browser.missing() or "")
 
 
 #: A page the checks must fail: an undecodable image, a request to the network, a console error.
@@ -45,19 +45,28 @@ def check(page: browser.Page, charts: list[str]) -> None:
         assert complete and width > 100 and height > 100, f"{alt} did not decode: {width}x{height}"
 
 
+@needs_chromium
 def test_report_html_loads_offline_and_every_chart_decodes(seen: dict[str, tuple[browser.Page, list[str]]]) -> None:
     page, charts = seen["in place"]
     assert len(charts) >= 3  # burst, latency, frontier
     check(page, charts)
 
 
+@needs_chromium
 def test_report_html_alone_in_another_directory(seen: dict[str, tuple[browser.Page, list[str]]]) -> None:
     check(*seen["alone"])
 
 
+@needs_chromium
 def test_a_broken_image_and_a_network_request_are_caught(seen: dict[str, tuple[browser.Page, list[str]]]) -> None:
     # The checks above can fail: a page with an undecodable image and a fetch is reported as such.
     page, _ = seen["bad"]
     assert any("boom" in e for e in page.errors)
     assert "http://127.0.0.1:9/x.png" in page.requests
     assert {alt: w for alt, _, w, _ in page.images} == {"bad": 0, "remote": 0}
+
+
+def test_without_chromium_the_reason_names_the_package_and_the_make_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    why = browser.missing()
+    assert why is not None and "not installed" in why and "make system-deps" in why and "'chromium'" in why
