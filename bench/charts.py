@@ -14,12 +14,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import report
 from bench.records import Attempt
 from mock_server import policies, ticks
 from mock_server.config import QuotaConfig
+
+if TYPE_CHECKING:  # bench.plots is imported where a chart is drawn: reading a run needs none of it
+    from bench.plots import Point, Tier
 
 __all__ = ["BURST", "FRONTIER", "LATENCY", "Compliance", "arrival_times", "attempts", "chart_tier", "frontier_points",
            "interim_compliant", "job_latencies_ms", "matrix_heatmap", "policy_rejections", "title_quota", "write_all"]
@@ -48,7 +51,7 @@ def interim_compliant(row: Mapping[str, Any]) -> bool:
 INTERIM_RULE = "compliant = every job done, 0 × 429"
 
 
-def frontier_points(rows: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant) -> list[Any]:
+def frontier_points(rows: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant) -> list[Point]:
     """One :class:`bench.plots.Point` per ranked row: efficiency against its 429s (median over repeats)."""
     from bench import plots
 
@@ -100,7 +103,7 @@ def _quota_config(q: Mapping[str, Any]) -> QuotaConfig:
     return QuotaConfig.from_dict({k: q[k] for k in keys if q.get(k) is not None}, "meta.resolved.server.quota")
 
 
-def chart_tier(q: Mapping[str, Any]) -> Any:
+def chart_tier(q: Mapping[str, Any]) -> Tier:
     """The burst chart's :class:`bench.plots.Tier` for one configured tier, with the most its policy accepts
     in any trailing window: ``L`` (sliding log), ``burst + L − 1`` (token bucket: a full bucket, then one per
     ``W / L``), ``2 L`` as a bound for clock-aligned and first-request windows (any ``W`` spans two of them)
