@@ -108,3 +108,38 @@ def test_matrix_heatmap_orders_the_robust_strategy_first(tmp_path: Path, monkeyp
     with Image.open(path) as im:
         im.load()
         assert im.size[0] > 400 and im.size[1] > 200
+
+
+TOKEN_BUCKET = """
+name = "tb-replay"
+description = "token bucket 5 per 1 s, burst 8; 20 jobs at once"
+[server]
+latency_ms = 5
+[[server.quota]]
+algorithm = "token-bucket"
+limit = 5
+window_s = 1.0
+burst = 8
+[workload]
+jobs = 20
+release = "batch"
+[client]
+concurrency = 10
+timeout_s = 30
+"""
+
+
+def test_the_replay_rejects_exactly_what_the_mock_server_rejected(tmp_path: Path) -> None:
+    from bench.cli import main
+
+    scenario = tmp_path / "tb.toml"
+    scenario.write_text(TOKEN_BUCKET)
+    assert main(["run", "--scenario", str(scenario), "--strategies", "unlimited,aiolimiter,retry-backoff",
+                 "--clock", "virtual", "--out", str(tmp_path / "out")]) == 0
+    (run,) = (tmp_path / "out").iterdir()
+    quota = results.load(run)["meta"]["resolved"]["server"]["quota"][0]
+    logs = results.read_arrivals(run / "arrivals.csv")
+    rejected_by_server = {s: sorted(a.t for a in log if a.status == 429) for (s, _), log in logs.items()}
+    assert rejected_by_server["unlimited"]  # the check below is not vacuous
+    for s, times in charts.arrival_times(run / "arrivals.csv").items():
+        assert charts.policy_rejections(times, quota) == pytest.approx(rejected_by_server[s]), s
