@@ -12,18 +12,51 @@ when there were more.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import report
 from bench.records import Attempt
-from mock_server import ticks
+from mock_server import policies, ticks
+from mock_server.config import QuotaConfig
 
-__all__ = ["BURST", "LATENCY", "arrival_times", "attempts", "job_latencies_ms", "title_quota", "write_all"]
+if TYPE_CHECKING:  # bench.plots is imported where a chart is drawn: reading a run needs none of it
+    from bench.plots import Point, Tier
+
+__all__ = ["BURST", "FRONTIER", "LATENCY", "Compliance", "arrival_times", "attempts", "chart_tier", "frontier_points",
+           "interim_compliant", "job_latencies_ms", "matrix_heatmap", "policy_rejections", "title_quota", "write_all"]
 
 BURST = "charts/burst.png"
 LATENCY = "charts/latency_cdf.png"
+FRONTIER = "charts/frontier.png"
+
+#: Whether a ranked row (bench.report.summarise) counts as compliant on the frontier and the heat map.
+Compliance = Callable[[Mapping[str, Any]], bool]
+
+
+def interim_compliant(row: Mapping[str, Any]) -> bool:
+    """Compliant for the charts until the server-policy replay metric lands (issue 8 item 2): finished,
+    every job done, and not one 429. A parameter of :func:`write_all`, so switching is one argument.
+
+    >>> interim_compliant({"status": "ok", "completion": 1.0, "throttled": 0})
+    True
+    >>> interim_compliant({"status": "ok", "completion": 1.0, "throttled": 2})
+    False
+    """
+    return row.get("status") == "ok" and row.get("completion") == 1.0 and (row.get("throttled") or 0) == 0
+
+
+#: What :func:`interim_compliant` means, for the chart's title.
+INTERIM_RULE = "compliant = every job done, 0 × 429"
+
+
+def frontier_points(rows: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant) -> list[Point]:
+    """One :class:`bench.plots.Point` per ranked row: efficiency against its 429s (median over repeats)."""
+    from bench import plots
+
+    return [plots.Point(str(r["strategy"]), r.get("efficiency"),
+                        None if r.get("throttled") is None else float(r["throttled"]), compliance(r)) for r in rows]
 
 
 def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
@@ -32,6 +65,91 @@ def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
         return "no quota"
     return " + ".join(f"{q['limit']}{' tokens' if q.get('unit') == 'tokens' else ''} per {q['window_s']:g} s "
                       f"({q.get('algorithm', 'sliding-log')})" for q in quota)
+
+
+def matrix_heatmap(path: Path, docs: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant,
+                   rule: str = INTERIM_RULE) -> Path:
+    """The matrix heat map from one ``results.json`` document per scenario (in the order given): cells are
+    each strategy's efficiency there (median over repeats), crossed where ``compliance`` says no. Rows run
+    from the strategy compliant in the most scenarios, then with the best worst-case efficiency, down."""
+    from bench import plots
+
+    scenarios: list[str] = []
+    eff: dict[tuple[str, str], float | None] = {}
+    ok: dict[tuple[str, str], bool] = {}
+    for doc in docs:
+        meta = doc["meta"]
+        name = str(meta["resolved"].get("name") or meta["scenario"].get("name", "?"))
+        scenarios.append(name)
+        for row in report.summarise(doc["runs"]):
+            eff[(row["strategy"], name)] = row.get("efficiency")
+            ok[(row["strategy"], name)] = compliance(row)
+    names = list(dict.fromkeys(s for s, _ in eff))
+
+    def robust(s: str) -> tuple[int, float, str]:
+        mine = [k for k in eff if k[0] == s]
+        worst = min((eff[k] or 0.0) if ok[k] else 0.0 for k in mine)
+        return -sum(ok[k] for k in mine), -worst, s
+
+    order = sorted(names, key=robust)
+    plots.heatmap(path, order, scenarios, eff, ok,
+                  f"Efficiency per scenario — {len(order)} strategies × {len(scenarios)} scenarios\n"
+                  f"red ×: not compliant ({rule}); rows: compliant in most scenarios, then best worst case")
+    return path
+
+
+def _quota_config(q: Mapping[str, Any]) -> QuotaConfig:
+    keys = ("algorithm", "limit", "window_s", "burst", "anchor", "name", "unit")
+    return QuotaConfig.from_dict({k: q[k] for k in keys if q.get(k) is not None}, "meta.resolved.server.quota")
+
+
+def chart_tier(q: Mapping[str, Any]) -> Tier:
+    """The burst chart's :class:`bench.plots.Tier` for one configured tier, with the most its policy accepts
+    in any trailing window: ``L`` (sliding log), ``burst + L − 1`` (token bucket: a full bucket, then one per
+    ``W / L``), ``2 L`` as a bound for clock-aligned and first-request windows (any ``W`` spans two of them)
+    and the sliding-window counter (each bucket holds at most ``L``).
+
+    >>> chart_tier({"algorithm": "token-bucket", "limit": 10, "window_s": 1.0, "burst": 20}).most
+    29
+    >>> chart_tier({"algorithm": "fixed-window", "limit": 10, "window_s": 1.0}).exact
+    False
+    """
+    from bench import plots
+
+    c = _quota_config(q)
+    if c.algorithm == "sliding-log":
+        most, exact = c.limit, True
+    elif c.algorithm in ("gcra", "token-bucket"):
+        most, exact = (c.burst or c.limit) + c.limit - 1, True
+    else:
+        most, exact = 2 * c.limit, False
+    return plots.Tier(c.limit, c.window_s, c.algorithm, most, exact)
+
+
+def policy_rejections(times: Sequence[float], q: Mapping[str, Any]) -> list[float] | None:
+    """The arrivals (server seconds since run start) that the tier's own policy, fresh at run start and fed
+    every arrival in order, would reject; ``None`` where a replay cannot know: clock-aligned windows
+    (fixed window anchored to the clock, the sliding-window counter) sit where the server's clock put them,
+    which the run directory does not record. One tier alone: with several, the server counts a request only
+    when every tier accepts it, so a run with rejections may show a few more here than the server gave.
+
+    >>> policy_rejections([0.0, 0.0, 0.0, 0.5, 1.0], {"algorithm": "sliding-log", "limit": 2, "window_s": 1.0})
+    [0.0, 0.5]
+    >>> policy_rejections([0.0], {"algorithm": "fixed-window", "limit": 2, "window_s": 1.0}) is None
+    True
+    """
+    c = _quota_config(q)
+    if c.algorithm == "sliding-counter" or (c.algorithm == "fixed-window" and c.anchor == "clock"):
+        return None
+    policy = policies.build_one(c)
+    out = []
+    for t in sorted(times):
+        now = ticks.from_seconds(t)
+        if policy.earliest(now) <= now:
+            policy.record(now)
+        else:
+            out.append(t)
+    return out
 
 
 def _rows(path: Path, repeat: int, columns: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
@@ -89,15 +207,18 @@ def job_latencies_ms(attempts: Sequence[Attempt]) -> list[float]:
     return [(f.done_s - f.intended_s) * 1000.0 for f in final.values() if f.ok]
 
 
-def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
-    """Draw every chart the run supports into ``run_dir/charts``; the relative paths written, in order."""
+def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = interim_compliant,
+              rule: str = INTERIM_RULE) -> list[str]:
+    """Draw every chart the run supports into ``run_dir/charts``; the relative paths written, in order.
+    ``compliance`` decides which points the frontier fills (``rule`` says so in its title)."""
     from bench import plots
 
     meta = doc["meta"]
     resolved = meta["resolved"]
     quota = resolved["server"]["quota"]
     name = resolved.get("name") or meta["scenario"].get("name", "?")
-    order = [row["strategy"] for row in report.summarise(doc["runs"])]
+    rows = report.summarise(doc["runs"])
+    order = [row["strategy"] for row in rows]
     repeats = int(meta.get("repeat", 1))
     which = "first repeat of " + str(repeats) if repeats > 1 else "one run each"
     jobs = int(resolved["workload"]["jobs"])
@@ -107,14 +228,21 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
     firsts = arrival_times(run_dir / "arrivals.csv")
     # Request tiers only: the panels count arrivals, and a token tier's limit counts costs (issue 13), so a
     # token tier drawn here would compare requests with tokens. Its peak is in the table (peak_window_count).
-    tiers = [plots.Tier(int(q["limit"]), float(q["window_s"]), str(q.get("algorithm", "sliding-log")))
-             for q in quota if q.get("unit", "requests") == "requests"]
+    request_tiers = [q for q in quota if q.get("unit", "requests") == "requests"]
+    tiers = [chart_tier(q) for q in request_tiers]
     if tiers and order:
         # Every ranked strategy gets its band, also one that never reached the server ("no arrivals").
         series = [(s, firsts.get(s, [])) for s in order]
+        rejected: dict[tuple[str, int], list[float]] = {}
+        for c, q in enumerate(request_tiers):
+            for s, times in series:
+                r = policy_rejections(times, q)
+                if r is not None:
+                    rejected[(s, c)] = r
         plots.burst_accuracy(run_dir / BURST, series, tiers,
                              f"Burst accuracy — {scenario}\nserver arrivals in the trailing window at each "
-                             f"arrival; red = over the limit\nrank order, {which}")
+                             f"arrival; red = arrivals the tier's policy rejects, amber = over L but legal "
+                             f"for this policy\nrank order, {which}", rejected=rejected)
         written.append(BURST)
 
     firsts_r = attempts(run_dir / "requests.csv")
@@ -124,4 +252,10 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
                           f"Latency from intended send time — {scenario}, {jobs} jobs\n"
                           f"share of jobs done (final attempt 2xx) within x; legend in rank order, {which}")
         written.append(LATENCY)
+
+    if rows:
+        median = ", medians of " + str(repeats) + " repeats" if repeats > 1 else ""
+        plots.frontier(run_dir / FRONTIER, frontier_points(rows, compliance),
+                       f"Efficiency against 429s — {scenario}\nbest strategies top left; {rule}{median}")
+        written.append(FRONTIER)
     return written

@@ -237,10 +237,13 @@ def text_table(rows: Sequence[Row]) -> str:
 #: What each chart (bench.charts) shows, under it in the report.
 CAPTIONS = {
     "charts/burst.png": "Burst accuracy: for each strategy (rank order), the server arrivals in the trailing window "
-                        "W at every arrival, against each quota tier's limit L (dashed). Red = more than L in some "
-                        "window of W: over the limit in sliding-window terms.",
+                        "W at every arrival, against each quota tier's limit L (dashed; one column per tier). Red "
+                        "marks arrivals the tier's own policy rejects; amber is over L but legal for that policy "
+                        "(a token bucket's burst, up to the dotted line): over the stricter sliding-window rule only.",
     "charts/latency_cdf.png": "Latency from intended send time: the share of the workload's jobs done (final "
                               "attempt 2xx) within x ms; a curve that ends below 1 did not finish every job.",
+    "charts/frontier.png": "Efficiency against 429s: one point per strategy, filled when compliant; the best sit "
+                           "top left (as fast as the policy allows, no 429s).",
 }
 
 

@@ -1,6 +1,6 @@
 """How long ``bench report`` takes (pytest-benchmark; ``make bench-report``).
 
-Targets (issue 7 item 8, issue 8 item 5): the report of 24 strategies in under 3 s; a run with 1-hour
+Targets (issue 7 item 8, issue 8 item 5): the report of 28 strategies in under 3 s; a run with 1-hour
 windows and 6 000 jobs in under 10 s, with memory that does not grow with the drawing. The run
 directories are synthetic (``tests/bench/runfiles.py``: even pacing at the limit, every third strategy
 bursting 2 L at the start), written once per session; each round rebuilds report.md, report.html and
@@ -28,9 +28,9 @@ from tests.bench.runfiles import big_run
 #: (id, strategies, jobs, limit, window_s): today's default scenario's size, a 100-per-minute run and
 #: a 5 000-per-hour one (6 000 jobs: 72 min of arrivals per strategy).
 RUNS = [
-    ("24x200 at 20 per 1 s", 24, 200, 20, 1.0),
-    ("24x1000 at 100 per 60 s", 24, 1000, 100, 60.0),
-    ("24x6000 at 5000 per 3600 s", 24, 6000, 5000, 3600.0),
+    ("28x200 at 20 per 1 s", 28, 200, 20, 1.0),
+    ("28x1000 at 100 per 60 s", 28, 1000, 100, 60.0),
+    ("28x6000 at 5000 per 3600 s", 28, 6000, 5000, 3600.0),
 ]
 
 

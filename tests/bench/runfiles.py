@@ -21,9 +21,11 @@ Jobs = Sequence[tuple[float, int]]
 
 
 def scenario_meta(name: str, quota: Sequence[tuple[int, float]], jobs: int,
-                  algorithm: str = "sliding-log") -> tuple[dict[str, object], dict[str, object]]:
+                  algorithm: str = "sliding-log",
+                  burst: int | None = None) -> tuple[dict[str, object], dict[str, object]]:
     """(scenario as written, scenario as resolved) for results.meta, in the shape the runner gives."""
-    q = [{"algorithm": algorithm, "limit": limit, "window_s": window} for limit, window in quota]
+    q = [{"algorithm": algorithm, "limit": limit, "window_s": window, **({"burst": burst} if burst else {})}
+         for limit, window in quota]
     source = {"name": name, "description": f"synthetic: {jobs} jobs", "server": {"quota": q},
               "workload": {"jobs": jobs}}
     resolved = {"name": name, "server": {"quota": q}, "declared": {"tiers": q, "concurrency": 20},
@@ -32,11 +34,14 @@ def scenario_meta(name: str, quota: Sequence[tuple[int, float]], jobs: int,
 
 
 def write_run(parent: Path, name: str, quota: Sequence[tuple[int, float]], runs: Mapping[str, Jobs],
-              latency_s: float = 0.01, repeat: int = 1) -> Path:
+              latency_s: float = 0.01, repeat: int = 1, algorithm: str = "sliding-log",
+              burst: int | None = None, oracle_s: float | None = None) -> Path:
     """A complete run directory under ``parent``: every strategy in ``runs`` (in that order) with
-    ``repeat`` identical repeats; each job sent at its arrival time and done ``latency_s`` later."""
+    ``repeat`` identical repeats; each job sent at its arrival time and done ``latency_s`` later. The
+    server's tiers are ``algorithm`` (``burst`` for a token bucket); the metrics count sliding windows.
+    ``oracle_s``: the oracle's makespan, for an efficiency (else null)."""
     jobs = max((len(j) for j in runs.values()), default=0)
-    source, resolved = scenario_meta(name, quota, jobs)
+    source, resolved = scenario_meta(name, quota, jobs, algorithm, burst)
     run_dir = results.new_run_dir(parent, name)
     writer = results.RunWriter(run_dir, results.meta(clock="virtual", transport="asgi", scenario=source,
                                                       resolved=resolved, strategies=list(runs), repeat=repeat,
@@ -47,7 +52,7 @@ def write_run(parent: Path, name: str, quota: Sequence[tuple[int, float]], runs:
             attempts = tuple(Attempt(i, 1, 0.0, t, t, t + latency_s, status, ticks.from_seconds(t))
                              for i, (t, status) in enumerate(js))
             arrivals = tuple(Arrival(f"{i}.1", ticks.from_seconds(t), status) for i, (t, status) in enumerate(js))
-            m = metrics.compute(attempts, arrivals, tiers, requests=jobs, cpu_s=None, oracle_makespan_s=None)
+            m = metrics.compute(attempts, arrivals, tiers, requests=jobs, cpu_s=None, oracle_makespan_s=oracle_s)
             writer.add(RunResult(strategy, k, "ok", None, attempts, arrivals, m, 0.0))
     writer.finish()
     return run_dir

@@ -36,14 +36,14 @@ def test_a_csv_without_the_columns_is_refused_by_name(tmp_path: Path) -> None:
 
 
 def test_write_all_draws_both_charts_for_every_tier(run_dir: Path) -> None:
-    assert charts.write_all(run_dir, results.load(run_dir)) == [charts.BURST, charts.LATENCY]
+    assert charts.write_all(run_dir, results.load(run_dir)) == [charts.BURST, charts.LATENCY, charts.FRONTIER]
     assert charts.title_quota(results.load(run_dir)["meta"]["resolved"]["server"]["quota"]) == \
         "4 per 1 s (sliding-log) + 10 per 60 s (sliding-log)"
 
 
 def test_no_quota_no_burst_chart(tmp_path: Path) -> None:
     run = write_run(tmp_path, "free", [], {"unlimited": paced(5, 100.0)})
-    assert charts.write_all(run, results.load(run)) == [charts.LATENCY]
+    assert charts.write_all(run, results.load(run)) == [charts.LATENCY, charts.FRONTIER]
     assert charts.title_quota([]) == "no quota"
 
 
@@ -54,14 +54,92 @@ def test_panels_and_legend_follow_rank_order_and_titles_state_scenario_and_quota
     seen: dict[str, tuple[list[str], str]] = {}
 
     def capture(kind: str):  # type: ignore[no-untyped-def]
-        def draw(path: Path, series, *rest) -> None:  # type: ignore[no-untyped-def]
-            seen[kind] = ([s[0] for s in series], rest[-1])
+        def draw(path: Path, series, *rest, **kw) -> None:  # type: ignore[no-untyped-def]
+            seen[kind] = ([s.strategy if isinstance(s, plots.Point) else s[0] for s in series], rest[-1])
         return draw
 
     monkeypatch.setattr(plots, "burst_accuracy", capture("burst"))
     monkeypatch.setattr(plots, "latency_cdf", capture("latency"))
+    monkeypatch.setattr(plots, "frontier", capture("frontier"))
     charts.write_all(run_dir, results.load(run_dir))
-    for order, title in seen.values():
+    assert set(seen) == {"burst", "latency", "frontier"}
+    for kind, (order, title) in seen.items():
         assert order == ["token-bucket", "unlimited"]  # the compliant one ranks first (bench.report)
         assert "scenario 'two', quota 4 per 1 s (sliding-log) + 10 per 60 s (sliding-log)" in title
-        assert "first repeat of 2" in title
+        # Burst and latency draw one repeat's series; the frontier the table's medians.
+        assert ("medians of 2 repeats" if kind == "frontier" else "first repeat of 2") in title
+
+
+def test_a_token_bucket_run_that_used_its_burst_legally_shows_no_violation(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    # 10 per 1 s with burst 20: 20 at once, then 0.1 s apart — every job 200, 29 in the busiest second.
+    legal = [(0.0, 200)] * 20 + [(0.1 * k, 200) for k in range(1, 21)]
+    run = write_run(tmp_path, "tb", [(10, 1.0)], {"token-bucket": legal}, algorithm="token-bucket", burst=20)
+    assert charts.write_all(run, results.load(run)) == [charts.BURST, charts.LATENCY, charts.FRONTIER]
+    with Image.open(run / charts.BURST) as im:
+        r, g, b = np.moveaxis(np.asarray(im.convert("RGB")).astype(int), -1, 0)
+    assert not ((r > 150) & (g < 130) & (b < 130) & (r - g > 80)).any()  # no red anywhere: nothing rejected
+
+
+def test_matrix_heatmap_orders_the_robust_strategy_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two scenarios: token-bucket is compliant in both; unlimited in neither (429s).
+    a = write_run(tmp_path, "a", [(4, 1.0)], {"unlimited": [(0.0, 200)] * 4 + [(0.0, 429)] * 4,
+                                              "token-bucket": paced(8, 4.0)}, oracle_s=1.01)
+    b = write_run(tmp_path, "b", [(4, 1.0)], {"token-bucket": paced(8, 4.0)}, oracle_s=1.01)
+    from bench import plots
+
+    seen = {}
+
+    def capture(path, strategies, scenarios, eff, ok, title):  # type: ignore[no-untyped-def]
+        seen.update(strategies=strategies, scenarios=scenarios, eff=eff, ok=ok, title=title)
+
+    with monkeypatch.context() as m:
+        m.setattr(plots, "heatmap", capture)
+        charts.matrix_heatmap(tmp_path / "m.png", [results.load(a), results.load(b)])
+    assert seen["strategies"] == ["token-bucket", "unlimited"] and seen["scenarios"] == ["a", "b"]
+    assert seen["ok"] == {("unlimited", "a"): False, ("token-bucket", "a"): True, ("token-bucket", "b"): True}
+    assert seen["eff"][("token-bucket", "b")] == pytest.approx(1.01 / (7 / 4 + 0.01))
+    assert ("unlimited", "b") not in seen["eff"]  # not run there: "no run", not a zero
+    path = charts.matrix_heatmap(tmp_path / "m.png", [results.load(a), results.load(b)])
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+        assert im.size[0] > 400 and im.size[1] > 200
+
+
+TOKEN_BUCKET = """
+name = "tb-replay"
+description = "token bucket 5 per 1 s, burst 8; 20 jobs at once"
+[server]
+latency_ms = 5
+[[server.quota]]
+algorithm = "token-bucket"
+limit = 5
+window_s = 1.0
+burst = 8
+[workload]
+jobs = 20
+release = "batch"
+[client]
+concurrency = 10
+timeout_s = 30
+"""
+
+
+def test_the_replay_rejects_exactly_what_the_mock_server_rejected(tmp_path: Path) -> None:
+    from bench.cli import main
+
+    scenario = tmp_path / "tb.toml"
+    scenario.write_text(TOKEN_BUCKET)
+    assert main(["run", "--scenario", str(scenario), "--strategies", "unlimited,aiolimiter,retry-backoff",
+                 "--clock", "virtual", "--out", str(tmp_path / "out")]) == 0
+    (run,) = (tmp_path / "out").iterdir()
+    quota = results.load(run)["meta"]["resolved"]["server"]["quota"][0]
+    logs = results.read_arrivals(run / "arrivals.csv")
+    rejected_by_server = {s: sorted(a.t for a in log if a.status == 429) for (s, _), log in logs.items()}
+    assert rejected_by_server["unlimited"]  # the check below is not vacuous
+    for s, times in charts.arrival_times(run / "arrivals.csv").items():
+        assert charts.policy_rejections(times, quota) == pytest.approx(rejected_by_server[s]), s

@@ -22,7 +22,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_report_md_links_each_chart_file(run_dir: Path) -> None:
     write_report(run_dir)
     md = (run_dir / "report.md").read_text()
-    for chart in (charts.BURST, charts.LATENCY):
+    for chart in (charts.BURST, charts.LATENCY, charts.FRONTIER):
         assert f"![{chart}]({chart})" in md and (run_dir / chart).is_file()
 
 
@@ -30,8 +30,8 @@ def test_report_html_embeds_the_charts_as_data_uris(run_dir: Path) -> None:
     write_report(run_dir)
     page = (run_dir / "report.html").read_text()
     sources = re.findall(r'<img src="([^"]*)"', page)
-    assert len(sources) == 2
-    for src, chart in zip(sources, (charts.BURST, charts.LATENCY), strict=True):
+    assert len(sources) == 3  # burst, latency, frontier
+    for src, chart in zip(sources, (charts.BURST, charts.LATENCY, charts.FRONTIER), strict=True):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.removeprefix("data:image/png;base64,")) == (run_dir / chart).read_bytes()
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from anywhere
