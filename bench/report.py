@@ -35,6 +35,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("throughput_rps", "rps", _f(1)),
     ("throttled", "429s", _i),
     ("errors", "errors", _i),
+    ("policy_rejected", "policy rej.", _i),
     ("burst_ratio", "burst", _f(2)),
     ("peak_window_count", "peak win", _counts),
     ("first_window_count", "first win", _counts),
@@ -113,20 +114,30 @@ def virtual_verdicts(meta: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
 
 
 def compliant(run: Row) -> bool:
-    """Finished, every job done, and never more arrivals in a window than the enforced limit.
+    """Finished, every job done, and no arrival the scenario's own policy would reject.
 
-    (Window counts are sliding-window terms, DESIGN §4: against a fixed-window or token-bucket server
-    a run can exceed them without a single 429, and is then not counted compliant.) A withheld burst
-    ratio (null: the server's arrival log was incomplete, docs/metrics.md) cannot vouch that the limit held,
+    Compliance is the server's verdict (DESIGN §8): ``policy_rejected`` (the run's arrivals replayed
+    through a fresh copy of the enforced policy, :mod:`bench.compliance`) must be 0. A token-bucket burst
+    with 0 × 429 is compliant though its sliding-window ``burst_ratio`` is over 1. A run that was not
+    replayed (written before the replay existed: no ``policy_rejected``, or ``null`` with a burst ratio)
+    is judged by the stricter sliding-window rule, ``burst_ratio`` ≤ 1. A withheld burst ratio and no
+    replay (the server's arrival log was incomplete, docs/metrics.md) cannot vouch that the limit held,
     so such a run is not compliant either; the run's ``error`` says why the figure was withheld.
 
+    >>> compliant({"status": "ok", "completion": 1.0, "policy_rejected": 0, "burst_ratio": 2.0})
+    True
     >>> compliant({"status": "ok", "completion": 1.0, "burst_ratio": 1.0})
     True
     >>> compliant({"status": "ok", "completion": 1.0, "burst_ratio": None})
     False
     """
+    if run["status"] != "ok" or run.get("completion") != 1.0:
+        return False
+    judged = run.get("policy_rejected")
+    if judged is not None:
+        return bool(judged == 0)
     burst = run.get("burst_ratio")
-    return run["status"] == "ok" and run.get("completion") == 1.0 and burst is not None and burst <= 1.0
+    return burst is not None and burst <= 1.0
 
 
 def _rank_key(row: Row) -> tuple[Any, ...]:
