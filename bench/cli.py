@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import ceiling, netmodel, report, results, scenarios, watchdog
 from bench.runner import RunResult, run_one, virtual_setup
@@ -27,6 +27,8 @@ from mock_server import process
 from strategies import registry
 from strategies.base import Tier
 from strategies.registry import UnknownStrategy
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -74,10 +76,11 @@ def write_report(run_dir: Path) -> str:
         if any(not (isinstance(t.limit, int) and isinstance(t.window_s, int | float) and t.window_s > 0)
                for t in tiers):
             raise ValueError("meta.resolved.server.quota: limits and windows must be positive numbers")
-        rows = report.summarise(doc["runs"], doc["meta"])
+        v, rows = report.ranked(doc)
         notes = report.harness_notes(doc)
         flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
-        table = "\n".join([report.text_table(rows), *flagged])
+        spread = [report.SPREAD_NOTE] if any(r.get("spread") for r in rows) else []
+        table = "\n".join([report.text_table(rows), *spread, *flagged, "", f"verdict: {v.headline()}"])
         written = charts.write_all(run_dir, doc) if _arrivals_intact(run_dir, doc) else []
         markdown, page = report.render_markdown(doc, written), report.render_html(doc, written, base=run_dir)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -85,6 +88,19 @@ def write_report(run_dir: Path) -> str:
     results.write_atomic(run_dir / "report.md", markdown)
     results.write_atomic(run_dir / "report.html", page)
     return table
+
+
+def interleaved(items: Sequence[T], repeat: int) -> Iterator[tuple[int, T]]:
+    """``(repeat index, item)`` for every repetition, strategies interleaved: repetition 0 of every item,
+    then repetition 1 of every item, … — so a slow spell of the machine lands on several strategies'
+    repeats, not on all N repeats of one (which would then look slow, with a tight spread).
+
+    >>> list(interleaved(["a", "b"], 2))
+    [(0, 'a'), (0, 'b'), (1, 'a'), (1, 'b')]
+    """
+    for k in range(repeat):
+        for item in items:
+            yield k, item
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
@@ -97,25 +113,23 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
     seeded per scenario and repeat (:func:`bench.netmodel.seed_for`)."""
     classes = [registry.resolve(n) for n in names]
     if clock == "virtual":
-        for cls in classes:
-            for k in range(repeat):
-                # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
-                server, loop = virtual_setup(scenario, k, profile)
-                on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=True, loop_factory=loop).result)
+        for k, cls in interleaved(classes, repeat):
+            # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
+            server, loop = virtual_setup(scenario, k, profile)
+            on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=True, loop_factory=loop).result)
         return
 
     real = RealServer(transport=transport).__enter__()
     try:
         if on_ceiling is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
             on_ceiling(asyncio.run(ceiling.measure(real, scenario)))
-        for cls in classes:
-            for k in range(repeat):
-                out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
-                on_result(out.result)
-                if out.abandoned:
-                    # Its blocked thread may wake up and send again: the next run gets a server it cannot reach.
-                    real.__exit__(None, None, None)
-                    real = RealServer(transport=transport).__enter__()
+        for k, cls in interleaved(classes, repeat):
+            out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
+            on_result(out.result)
+            if out.abandoned:
+                # Its blocked thread may wake up and send again: the next run gets a server it cannot reach.
+                real.__exit__(None, None, None)
+                real = RealServer(transport=transport).__enter__()
     finally:
         real.__exit__(None, None, None)
 

@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import compliance, repeats, verdict
+from bench.verdict import Verdict
+
 Row = dict[str, Any]
 
 def _f(digits: int) -> Callable[[Any], str]:
@@ -46,6 +49,16 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
 ]
 
 
+#: The precision each scalar column is shown at: a range narrower than this is not flagged (bench.repeats).
+PRECISION = {"completion": 0.01, "throughput_rps": 0.1, "throttled": 1.0, "errors": 1.0, "policy_rejected": 1.0,
+             "burst_ratio": 0.01, "efficiency": 0.01, "latency_p50_ms": 1.0, "latency_p99_ms": 1.0,
+             "cpu_s_per_1k": 0.001}
+#: Beside a figure whose repeats disagree (bench.repeats.Spread.unstable), explained under the table.
+UNSTABLE = "‼"
+SPREAD_NOTE = (f"With several repeats each figure is the median, with the range [min–max] of the repeats beside it "
+               f"where they differ (the range, not the IQR: n is small). {UNSTABLE} = {repeats.ADVICE}.")
+
+
 def _median(values: Sequence[Any]) -> Any:
     present = [v for v in values if v is not None]
     if not present:
@@ -67,7 +80,10 @@ def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None
         statuses = sorted({r["status"] for r in rs})
         row: Row = {"strategy": name, "status": "/".join(statuses), "repeats": len(rs)}
         for key in rs[0]["metrics"]:
-            row[key] = _median([r["metrics"][key] for r in rs])
+            row[key] = _median([r["metrics"].get(key) for r in rs])
+        if len(rs) > 1:  # median and range of each scalar column (bench.repeats)
+            row["spread"] = {key: sp for key in PRECISION
+                             if (sp := repeats.Spread.of(r["metrics"].get(key) for r in rs)) is not None}
         # Medians could hide one bad repeat: compliance has to hold in every one; and a run others disturbed
         # (foreign traffic, outside resets) cannot vouch for it.
         row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) and not disturbed(r) for r in rs)
@@ -81,6 +97,41 @@ def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None
         if row["strategy"] in flagged:
             row["not_predictive"] = flagged[row["strategy"]]
     return rows
+
+
+def ranked(doc: dict[str, Any]) -> tuple[Verdict, list[Row]]:
+    """The verdict (bench.verdict) and the rows in its order: the qualifying strategies by place, a tie
+    sharing it (``=1``), then the rest (``–``: not ranked, see why) in :func:`summarise` order."""
+    rows = summarise(doc["runs"], doc["meta"])
+    v = verdict.of_run(doc, rows)
+    order = {s.strategy: i for i, s in enumerate(v.standings)}
+    for r in rows:
+        st = v.standing(r["strategy"])
+        r["rank"] = "–" if st is None else _place(st)
+    rows.sort(key=lambda r: order.get(r["strategy"], len(order)))
+    return v, rows
+
+
+#: What the verdict ranks by, in words.
+BY = {"efficiency": "efficiency",
+      "throughput_rps": "throughput (efficiency is undefined for this scenario: docs/metrics.md)"}
+
+
+def verdict_lines(v: Verdict) -> list[str]:
+    """The verdict's Markdown: the headline, the rules it applies, then one line per strategy."""
+    return [f"**{v.headline()}**", "",
+            "Qualify: compliant by the API's own rule in every repeat (`policy rej.` 0), finished, every job done, "
+            f"not disturbed. Ranked by {BY.get(v.metric, v.metric)}; "
+            f"{verdict.TIE_RULE}."]
+
+
+def _place(s: verdict.Standing) -> str:
+    return "–" if s.place is None else ("=" if s.tied_with else "") + str(s.place)
+
+
+def reasons(v: Verdict) -> list[str]:
+    """One Markdown bullet per strategy: its place and why."""
+    return [f"- `{s.strategy}` ({_place(s)}): {s.reason}" for s in v.standings]
 
 
 def disturbed(run: Row) -> str | None:
@@ -172,8 +223,23 @@ def _cells(row: Row) -> list[str]:
     mark = f" {MARK}" if row.get("harness") else ""
     name = row["strategy"] + (" †" if row.get("not_predictive") else "")
     return [str(row["rank"]), name,
-            *(fmt(row.get(key)) + (mark if key in TAINTED else "") for key, _, fmt in COLUMNS),
+            *(fmt(row.get(key)) + _range(row, key, fmt) + (mark if key in TAINTED else "") for key, _, fmt in COLUMNS),
             _harness_cell(row)]
+
+
+def _range(row: Row, key: str, fmt: Callable[[Any], str]) -> str:
+    """`` [low–high]`` after a median whose repeats differ at the shown precision, and the flag if unstable."""
+    sp = (row.get("spread") or {}).get(key)
+    if sp is None or fmt(sp.low) == fmt(sp.high):
+        return ""
+    return f" [{fmt(sp.low)}–{fmt(sp.high)}]" + (f" {UNSTABLE}" if sp.unstable(PRECISION[key]) else "")
+
+
+def unstable(rows: Sequence[Row]) -> list[tuple[str, str]]:
+    """(strategy, column header) of every figure flagged unstable, for the note under the table."""
+    heads = {key: head for key, head, _ in COLUMNS}
+    return [(r["strategy"], heads[k]) for r in rows for k, sp in (r.get("spread") or {}).items()
+            if k in heads and sp.unstable(PRECISION[k])]
 
 
 NOT_PREDICTIVE = "† virtual figures not predictive of a real run (docs/fidelity.md):"
@@ -247,7 +313,7 @@ TOKENS_NOTE = ("Token tiers (`unit = \"tokens\"`) count units, not requests: the
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"], meta)
+    v, rows = ranked(doc)
     run_note = virtual_verdicts(meta)[0]
     parts = [
         f"# ratebench: {sc.get('name', '?')}",
@@ -258,14 +324,24 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         f"- python {meta['python']} on {meta['platform']}, git {meta['git_sha']}",
         f"- created {meta['created_utc']}" + ("" if doc.get("complete") else " — **INCOMPLETE run**"),
         "",
-        "Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), "
-        "then the rest. `burst` = most server arrivals in any window ÷ limit (≤ 1.00 never over); `peak win` and "
-        "`first win` = arrivals in the busiest and the first window, per tier; latency from intended send time. "
-        "Definitions: docs/metrics.md.",
+        "## Verdict",
+        "",
+        *verdict_lines(v),
         *(["", f"**{run_note}**"] if run_note else []),
+        "",
+        "## Strategies",
+        "",
+        f"`#` = place among the strategies that qualify (`=` tied), `–` = does not qualify (why: below). "
+        f"{compliance.POLICY_RULE}. {compliance.SLIDING_RULE}. `peak win` and `first win` = arrivals in the "
+        "busiest and the first window, per tier; latency from intended send time. Definitions: docs/metrics.md.",
         "",
         markdown_table(rows),
     ]
+    if any(r.get("spread") for r in rows):
+        parts += ["", SPREAD_NOTE]
+        if flagged := unstable(rows):
+            parts += ["", f"{UNSTABLE} unstable: " + ", ".join(f"`{s}` {h}" for s, h in flagged)]
+    parts += ["", "## Why each strategy ranked where it did", "", *reasons(v)]
     quota = meta.get("resolved", {}).get("server", {}).get("quota", [])
     if any(q.get("unit") == "tokens" for q in quota):
         parts += ["", TOKENS_NOTE]
@@ -311,9 +387,14 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | No
     the charts are embedded (:func:`image_src`), so the page is self-contained."""
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"], meta)
+    v, rows = ranked(doc)
     esc = html.escape
     run_note = virtual_verdicts(meta)[0]
+    why = "".join(f"<li><code>{esc(s.strategy)}</code> ({esc(_place(s))}): {esc(s.reason)}</li>" for s in v.standings)
+    rule = esc(verdict_lines(v)[2].replace("`", ""))
+    spread = (f"<p>{esc(SPREAD_NOTE)}</p>" + (f"<p>{UNSTABLE} unstable: " + esc(", ".join(
+        f"{s} {h}" for s, h in unstable(rows))) + "</p>" if unstable(rows) else "")
+              if any(r.get("spread") for r in rows) else "")
     unpredictive = "".join(f"<li><code>{esc(s)}</code>: {esc(why)}</li>" for s, why in _footnotes(rows))
     head = "".join(f"<th>{esc(h)}</th>" for h in _headers())
     body = "".join(
@@ -349,10 +430,17 @@ tr.over td {{ color: #8a2a2a; }}
 <p>clock: {esc(meta['clock'])}, transport: {esc(meta['transport'])}, repeats: {meta['repeat']};
 python {esc(meta['python'])} on {esc(meta['platform'])}, git {esc(str(meta['git_sha']))};
 created {esc(meta['created_utc'])}{incomplete}</p>
-<p>Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), then the
-rest (in red). Definitions: docs/metrics.md.</p>
+<h2>Verdict</h2>
+<p class="verdict"><b>{esc(v.headline())}</b></p>
+<p>{rule}</p>
 {f"<p><b>{esc(run_note)}</b></p>" if run_note else ""}
+<h2>Strategies</h2>
+<p># = place among the strategies that qualify (= tied), – = does not qualify (in red; why: below).
+{esc(compliance.POLICY_RULE.replace("`", ""))}. {esc(compliance.SLIDING_RULE.replace("`", ""))}.
+Definitions: docs/metrics.md.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{spread}
+<h2>Why each strategy ranked where it did</h2><ul>{why}</ul>
 {harness}
 {f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{unpredictive}</ul>" if unpredictive else ""}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
