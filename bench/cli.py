@@ -247,6 +247,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
+    if (run_dir / "matrix.json").is_file():  # a matrix directory: one report over its scenarios' runs
+        return _matrix_report(run_dir)
     try:
         print(write_report(run_dir))
     except (FileNotFoundError, ValueError) as e:
@@ -254,6 +256,19 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(f"cannot write the report in {run_dir}: {e}") from None
     print(f"\nreport: {run_dir / 'report.md'}")
+    return 0
+
+
+def _matrix_report(matrix_dir: Path) -> int:
+    from bench import matrix_report
+
+    try:
+        print(matrix_report.write(matrix_dir))
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write the report in {matrix_dir}: {e}") from None
+    print(f"\nreport: {matrix_dir / 'report.md'}")
     return 0
 
 
@@ -288,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")
     p.add_argument("--quick", action="store_true", help="a fifth of the samples (a smoke test, not a profile)")
     p.set_defaults(func=_calibrate)
-    p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")
+    p = sub.add_parser("report", help="rebuild report.md and charts of a run directory (or of a matrix directory: "
+                                      "one with matrix.json)")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)
     p = sub.add_parser("check", help="the gate: judge a run against thresholds (exit 0 hold, 1 breach, 2 bad input)")

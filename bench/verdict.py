@@ -365,14 +365,15 @@ def pick(verdicts: Sequence[Verdict]) -> Pick:
 
     scored = sorted(everywhere, key=key)
     w0 = worst(scored[0])
-    if w0 is None:
-        return Pick(names, tuple(scored), None, f"{len(scored)} strategies qualify in every scenario; none of these "
-                                               "scenarios defines an efficiency to rank them by")
+    scope = f"all {len(verdicts)} scenarios" if len(verdicts) > 1 else "its scenario"
+    if w0 is None:  # then every one that qualifies everywhere is a choice: nothing ranks them
+        return Pick(names, tuple(scored), None, f"compliant and complete in {scope}; no efficiency is defined there "
+                                               "to rank by (docs/metrics.md)")
     tied = tuple(s for s in scored if (w := worst(s)) is not None and w0 - w <= TIE_FLOOR * w0)
     where = next((v.scenario for v in verdicts if v.metric == "efficiency"
                   and (st := v.standing(scored[0])) is not None and st.score == w0), "?")
     runner_up = next((s for s in scored if s not in tied), None)
     beat = (f"; next: {runner_up} (worst case {worst(runner_up):.2f})"
             if runner_up is not None and worst(runner_up) is not None else "")
-    return Pick(names, tied, w0, f"compliant and complete in all {len(verdicts)} scenario(s); worst-case efficiency "
-                                 f"{w0:.2f} (in {where}){beat}")
+    return Pick(names, tied, w0, f"compliant and complete in {scope}; worst-case efficiency {w0:.2f} (in {where})"
+                                 f"{beat}")
