@@ -1,9 +1,10 @@
-"""The ranked table, as Markdown (report.md) and as plain text for the terminal.
+"""The ranked table, as Markdown (report.md) and as plain text for the terminal, under the verdict.
 
-Ranking answers the project's question: who goes fastest *without crossing the limit*. Strategies
-that, in every repeat, finished, completed every job and never exceeded the enforced quota at the
-server (burst ratio ≤ 1) rank first, by makespan efficiency (then throughput); the rest follow,
-fewest 429s first. With several repeats the table shows the median of each metric.
+Ranking answers the project's question: who goes fastest *without crossing the limit*. The verdict
+(:mod:`bench.verdict`) comes first: strategies that, in every repeat, finished, completed every job and had
+no arrival the scenario's own policy rejects (``policy_rejected`` = 0, :mod:`bench.compliance`) rank by
+makespan efficiency, ties (within the repeats' range) sharing a place; the rest follow, unranked, each with
+the reason. With several repeats the table shows the median of each metric and its range [min–max].
 """
 
 from __future__ import annotations
