@@ -39,7 +39,7 @@ POLICY_RULE = ("`policy rej.` = arrivals the scenario's own (enforced) quota pol
                "are replayed through a fresh copy of it; 0 = compliant by the API's own rule")
 #: What the ``burst`` column applies: the same sliding window for every API, stricter than a token bucket or
 #: a fixed window.
-SLIDING_RULE = ("`burst` = most server arrivals in any sliding window [t, t+W) ÷ L (≤ 1.00: within L per W in "
+SLIDING_RULE = ("`sliding burst` = most server arrivals in any sliding window [t, t+W) ÷ L (≤ 1.00: within L per W in "
                 "sliding-window terms, a stricter rule than a token bucket's or a fixed window's)")
 
 
