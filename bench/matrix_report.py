@@ -109,14 +109,15 @@ def _pick_line(label: str, p: verdict.Pick) -> str:
     return f"{label}: **{', '.join(p.choice)}** — {p.why}" if p.choice else f"{label}: none — {p.why}"
 
 
-def _links(runs: Sequence[tuple[Path, dict[str, Any]]], matrix_dir: Path) -> dict[str, str]:
-    return {str(doc["meta"]["scenario"].get("name", "")): f"{path.relative_to(matrix_dir).as_posix()}/report.md"
+def _links(runs: Sequence[tuple[Path, dict[str, Any]]], matrix_dir: Path, page: str) -> dict[str, str]:
+    """Each scenario's own report (``page``: report.md or report.html), relative to the matrix directory."""
+    return {str(doc["meta"]["scenario"].get("name", "")): f"{path.relative_to(matrix_dir).as_posix()}/{page}"
             for path, doc in runs}
 
 
 def render_markdown(matrix_dir: Path, manifest: dict[str, Any], runs: Sequence[tuple[Path, dict[str, Any]]],
                     m: MatrixVerdict, charts: Sequence[str], notes: Sequence[str] = ()) -> str:
-    links = _links(runs, matrix_dir)
+    links = _links(runs, matrix_dir, "report.md")
     h = heatmap_data(m)
     parts = [f"# ratebench matrix: {len(m.verdicts)} scenarios", ""]
     created = manifest.get("created_utc")
@@ -159,7 +160,7 @@ def render_markdown(matrix_dir: Path, manifest: dict[str, Any], runs: Sequence[t
 def render_html(matrix_dir: Path, manifest: dict[str, Any], runs: Sequence[tuple[Path, dict[str, Any]]],
                 m: MatrixVerdict, charts: Sequence[str], notes: Sequence[str] = ()) -> str:
     esc = html.escape
-    links = _links(runs, matrix_dir)
+    links = _links(runs, matrix_dir, "report.html")
     h = heatmap_data(m)
 
     def pick(label: str, p: verdict.Pick) -> str:

@@ -259,8 +259,8 @@ def _reason_bad(r: Row, tiers: Sequence[Mapping[str, Any]]) -> str:
     if r.get("completion") != 1.0:
         done = r.get("completion")
         pct = "–" if done is None else f"{done:.0%}"
-        return (f"finished only {pct} of the jobs: it gave up after {r.get('throttled') or 0} × 429 and "
-                f"{r.get('errors') or 0} errors.")
+        return (f"finished only {pct} of the jobs ({r.get('throttled') or 0} × 429, {r.get('errors') or 0} errors, "
+                "not all retried to success).")
     if rejected:
         first = _window_note(r.get("first_window_count"), tiers, "the first")
         peak = _window_note(r.get("peak_window_count"), tiers, "one")
