@@ -27,7 +27,7 @@ Every strategy gets one sentence saying why it ranked where it did, derived from
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench import repeats
@@ -200,6 +200,10 @@ def rank(scenario: str, rows: Sequence[Row], per_repeat: Mapping[str, Sequence[M
         if not _qualifies(r):
             standings.append(Standing(r["strategy"], None, (), False, r.get(metric), None, None,
                                       _reason_bad(r, tiers)))
+    caveat = {r["strategy"]: r["not_predictive"] for r in rows if r.get("not_predictive")}
+    standings = [replace(s, reason=f"{s.reason} Caveat: its virtual figures are not predictive of a real run "
+                                   f"({caveat[s.strategy]}; docs/fidelity.md).") if s.strategy in caveat else s
+                 for s in standings]
     best = tuple(s.strategy for s in standings if s.place == 1)
     why_none = None if best else _why_none(rows)
     return Verdict(scenario, fam, metric, best, why_none, tuple(standings))

@@ -123,3 +123,9 @@ def test_a_token_bucket_burst_with_no_429_ranks_compliant_end_to_end(tmp_path: P
     md = (run_dir / "report.md").read_text()
     assert md.index("## Verdict") < md.index("| # | strategy") and "best — aiolimiter" in md
     assert "best — aiolimiter" in (run_dir / "report.html").read_text()
+
+
+def test_a_strategy_whose_virtual_figures_are_not_predictive_says_so() -> None:
+    v = verdict.rank("s", [row("a", 0.9, not_predictive="429s 5 real vs 12 virtual")])
+    assert v.standings[0].reason.endswith("Caveat: its virtual figures are not predictive of a real run "
+                                          "(429s 5 real vs 12 virtual; docs/fidelity.md).")
