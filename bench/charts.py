@@ -24,8 +24,8 @@ from mock_server.config import QuotaConfig
 if TYPE_CHECKING:  # bench.plots is imported where a chart is drawn: reading a run needs none of it
     from bench.plots import Point, Tier
 
-__all__ = ["BURST", "FRONTIER", "LATENCY", "Compliance", "arrival_times", "attempts", "chart_tier", "frontier_points",
-           "interim_compliant", "job_latencies_ms", "matrix_heatmap", "policy_rejections", "title_quota", "write_all"]
+__all__ = ["BURST", "FRONTIER", "LATENCY", "RULE", "Compliance", "arrival_times", "attempts", "chart_tier",
+           "frontier_points", "job_latencies_ms", "policy_rejections", "title_quota", "write_all"]
 
 BURST = "charts/burst.png"
 LATENCY = "charts/latency_cdf.png"
@@ -35,23 +35,11 @@ FRONTIER = "charts/frontier.png"
 Compliance = Callable[[Mapping[str, Any]], bool]
 
 
-def interim_compliant(row: Mapping[str, Any]) -> bool:
-    """Compliant for the charts until the server-policy replay metric lands (issue 8 item 2): finished,
-    every job done, and not one 429. A parameter of :func:`write_all`, so switching is one argument.
-
-    >>> interim_compliant({"status": "ok", "completion": 1.0, "throttled": 0})
-    True
-    >>> interim_compliant({"status": "ok", "completion": 1.0, "throttled": 2})
-    False
-    """
-    return row.get("status") == "ok" and row.get("completion") == 1.0 and (row.get("throttled") or 0) == 0
+#: What :func:`bench.report.compliant` means, for the charts' titles.
+RULE = "compliant = every job done, no arrival the API's own policy rejects"
 
 
-#: What :func:`interim_compliant` means, for the chart's title.
-INTERIM_RULE = "compliant = every job done, 0 × 429"
-
-
-def frontier_points(rows: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant) -> list[Point]:
+def frontier_points(rows: Sequence[Mapping[str, Any]], compliance: Compliance = report.compliant) -> list[Point]:
     """One :class:`bench.plots.Point` per ranked row: efficiency against its 429s (median over repeats)."""
     from bench import plots
 
@@ -65,37 +53,6 @@ def title_quota(quota: Sequence[Mapping[str, Any]]) -> str:
         return "no quota"
     return " + ".join(f"{q['limit']}{' tokens' if q.get('unit') == 'tokens' else ''} per {q['window_s']:g} s "
                       f"({q.get('algorithm', 'sliding-log')})" for q in quota)
-
-
-def matrix_heatmap(path: Path, docs: Sequence[Mapping[str, Any]], compliance: Compliance = interim_compliant,
-                   rule: str = INTERIM_RULE) -> Path:
-    """The matrix heat map from one ``results.json`` document per scenario (in the order given): cells are
-    each strategy's efficiency there (median over repeats), crossed where ``compliance`` says no. Rows run
-    from the strategy compliant in the most scenarios, then with the best worst-case efficiency, down."""
-    from bench import plots
-
-    scenarios: list[str] = []
-    eff: dict[tuple[str, str], float | None] = {}
-    ok: dict[tuple[str, str], bool] = {}
-    for doc in docs:
-        meta = doc["meta"]
-        name = str(meta["resolved"].get("name") or meta["scenario"].get("name", "?"))
-        scenarios.append(name)
-        for row in report.summarise(doc["runs"]):
-            eff[(row["strategy"], name)] = row.get("efficiency")
-            ok[(row["strategy"], name)] = compliance(row)
-    names = list(dict.fromkeys(s for s, _ in eff))
-
-    def robust(s: str) -> tuple[int, float, str]:
-        mine = [k for k in eff if k[0] == s]
-        worst = min((eff[k] or 0.0) if ok[k] else 0.0 for k in mine)
-        return -sum(ok[k] for k in mine), -worst, s
-
-    order = sorted(names, key=robust)
-    plots.heatmap(path, order, scenarios, eff, ok,
-                  f"Efficiency per scenario — {len(order)} strategies × {len(scenarios)} scenarios\n"
-                  f"red ×: not compliant ({rule}); rows: compliant in most scenarios, then best worst case")
-    return path
 
 
 def _quota_config(q: Mapping[str, Any]) -> QuotaConfig:
@@ -207,8 +164,8 @@ def job_latencies_ms(attempts: Sequence[Attempt]) -> list[float]:
     return [(f.done_s - f.intended_s) * 1000.0 for f in final.values() if f.ok]
 
 
-def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = interim_compliant,
-              rule: str = INTERIM_RULE) -> list[str]:
+def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = report.compliant,
+              rule: str = RULE) -> list[str]:
     """Draw every chart the run supports into ``run_dir/charts``; the relative paths written, in order.
     ``compliance`` decides which points the frontier fills (``rule`` says so in its title)."""
     from bench import plots

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import ceiling, netmodel, report, results, scenarios, watchdog
 from bench.runner import RunResult, run_one, virtual_setup
@@ -27,6 +27,8 @@ from mock_server import process
 from strategies import registry
 from strategies.base import Tier
 from strategies.registry import UnknownStrategy
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -74,11 +76,12 @@ def write_report(run_dir: Path) -> str:
         if any(not (isinstance(t.limit, int) and isinstance(t.window_s, int | float) and t.window_s > 0)
                for t in tiers):
             raise ValueError("meta.resolved.server.quota: limits and windows must be positive numbers")
-        rows = report.summarise(doc["runs"], doc["meta"])
+        v, rows = report.ranked(doc)
         notes = report.harness_notes(doc)
         flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
         flagged += report.client_legend(rows)
-        table = "\n".join([report.text_table(rows), *flagged])
+        spread = [report.SPREAD_NOTE] if any(r.get("spread") for r in rows) else []
+        table = "\n".join([report.text_table(rows), *spread, *flagged, "", f"verdict: {v.headline()}"])
         written = charts.write_all(run_dir, doc) if _arrivals_intact(run_dir, doc) else []
         markdown, page = report.render_markdown(doc, written), report.render_html(doc, written, base=run_dir)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -86,6 +89,19 @@ def write_report(run_dir: Path) -> str:
     results.write_atomic(run_dir / "report.md", markdown)
     results.write_atomic(run_dir / "report.html", page)
     return table
+
+
+def interleaved(items: Sequence[T], repeat: int) -> Iterator[tuple[int, T]]:
+    """``(repeat index, item)`` for every repetition, strategies interleaved: repetition 0 of every item,
+    then repetition 1 of every item, … — so a slow spell of the machine lands on several strategies'
+    repeats, not on all N repeats of one (which would then look slow, with a tight spread).
+
+    >>> list(interleaved(["a", "b"], 2))
+    [(0, 'a'), (0, 'b'), (1, 'a'), (1, 'b')]
+    """
+    for k in range(repeat):
+        for item in items:
+            yield k, item
 
 
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
@@ -103,25 +119,23 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
         foreign.execute(target, transport, scenario, classes, repeat, on_result)
         return
     if clock == "virtual":
-        for cls in classes:
-            for k in range(repeat):
-                # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
-                server, loop = virtual_setup(scenario, k, profile)
-                on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=True, loop_factory=loop).result)
+        for k, cls in interleaved(classes, repeat):
+            # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
+            server, loop = virtual_setup(scenario, k, profile)
+            on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=True, loop_factory=loop).result)
         return
 
     real = RealServer(transport=transport).__enter__()
     try:
         if on_ceiling is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
             on_ceiling(asyncio.run(ceiling.measure(real, scenario)))
-        for cls in classes:
-            for k in range(repeat):
-                out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
-                on_result(out.result)
-                if out.abandoned:
-                    # Its blocked thread may wake up and send again: the next run gets a server it cannot reach.
-                    real.__exit__(None, None, None)
-                    real = RealServer(transport=transport).__enter__()
+        for k, cls in interleaved(classes, repeat):
+            out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
+            on_result(out.result)
+            if out.abandoned:
+                # Its blocked thread may wake up and send again: the next run gets a server it cannot reach.
+                real.__exit__(None, None, None)
+                real = RealServer(transport=transport).__enter__()
     finally:
         real.__exit__(None, None, None)
 
@@ -260,6 +274,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
+    if (run_dir / "matrix.json").is_file():  # a matrix directory: one report over its scenarios' runs
+        return _matrix_report(run_dir)
     try:
         print(write_report(run_dir))
     except (FileNotFoundError, ValueError) as e:
@@ -267,6 +283,19 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(f"cannot write the report in {run_dir}: {e}") from None
     print(f"\nreport: {run_dir / 'report.md'}")
+    return 0
+
+
+def _matrix_report(matrix_dir: Path) -> int:
+    from bench import matrix_report
+
+    try:
+        print(matrix_report.write(matrix_dir))
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write the report in {matrix_dir}: {e}") from None
+    print(f"\nreport: {matrix_dir / 'report.md'}")
     return 0
 
 
@@ -311,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")
     p.add_argument("--quick", action="store_true", help="a fifth of the samples (a smoke test, not a profile)")
     p.set_defaults(func=_calibrate)
-    p = sub.add_parser("report", help="rebuild report.md and charts of a run directory")
+    p = sub.add_parser("report", help="rebuild report.md and charts of a run directory (or of a matrix directory: "
+                                      "one with matrix.json)")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)
     p = sub.add_parser("check", help="the gate: judge a run against thresholds (exit 0 hold, 1 breach, 2 bad input)")

@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, runtime_checkable
 
+from bench import compliance
 from bench.records import CANCELLED, Attempt
 from mock_server import ticks
 from mock_server.log import Arrival
@@ -316,6 +317,9 @@ class Metrics:
     efficiency: float | None
     peak_concurrency: int | None  # None when the server's log is incomplete
     cpu_s_per_1k: float | None
+    # Arrivals the scenario's own policy rejects on replay (bench.compliance); None when not judged (an
+    # incomplete log, or no judge given). Last, with a default: results written before it still load.
+    policy_rejected: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-tier tuples become lists, undefined metrics ``None`` (JSON ``null``).
@@ -335,7 +339,8 @@ class Metrics:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Metrics:
         """Inverse of :meth:`to_dict` (extra keys are ignored, so older/newer results still load)."""
-        kw = {f.name: d[f.name] for f in fields(cls)}
+        kw = {f.name: d[f.name] for f in fields(cls) if f.name != "policy_rejected"}
+        kw["policy_rejected"] = d.get("policy_rejected")
         kw["peak_window_count"] = tuple(kw["peak_window_count"])
         kw["first_window_count"] = tuple(kw["first_window_count"])
         return cls(**kw)
@@ -357,6 +362,8 @@ def compute(
     cpu_s: float | None,
     oracle_makespan_s: float | None,
     rejected: Collection[int] = (429,),
+    judge: compliance.Judge | None = None,
+    judge_origin_ns: int = 0,
 ) -> Metrics:
     """All §4 metrics of one run.
 
@@ -370,6 +377,9 @@ def compute(
     ``rejected``: the statuses the server answers a rate-limit rejection with (429, and 403 for
     GitHub-style APIs): those attempts count as ``throttled``, not ``errors``. Attempts cut short by
     the run's timeout (status :data:`~bench.records.CANCELLED`) are neither.
+    ``judge``: a fresh copy of the server's quota state (:func:`bench.compliance.judge`), consumed to
+    replay ``arrivals`` into ``policy_rejected`` (``judge_origin_ns``: run start on the server's clock);
+    without one, or without a complete log, ``policy_rejected`` is ``None``.
 
     Per-job metrics use each job's *final* attempt (highest ``attempt`` number); a job the strategy
     never sent has no latency and cannot succeed. An empty run gives zero counts and ``None`` for
@@ -438,5 +448,7 @@ def compute(
         efficiency=efficiency,
         peak_concurrency=None if arrivals is None else peak_concurrency(arrivals),
         cpu_s_per_1k=None if cpu_s is None or not attempts else cpu_s * 1000.0 / len(attempts),
+        policy_rejected=(None if arrivals is None or judge is None
+                         else compliance.rejections(arrivals, judge, judge_origin_ns)),
     )
 

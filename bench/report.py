@@ -1,9 +1,10 @@
-"""The ranked table, as Markdown (report.md) and as plain text for the terminal.
+"""The ranked table, as Markdown (report.md) and as plain text for the terminal, under the verdict.
 
-Ranking answers the project's question: who goes fastest *without crossing the limit*. Strategies
-that, in every repeat, finished, completed every job and never exceeded the enforced quota at the
-server (burst ratio ≤ 1) rank first, by makespan efficiency (then throughput); the rest follow,
-fewest 429s first. With several repeats the table shows the median of each metric.
+Ranking answers the project's question: who goes fastest *without crossing the limit*. The verdict
+(:mod:`bench.verdict`) comes first: strategies that, in every repeat, finished, completed every job and had
+no arrival the scenario's own policy rejects (``policy_rejected`` = 0, :mod:`bench.compliance`) rank by
+makespan efficiency, ties (within the repeats' range) sharing a place; the rest follow, unranked, each with
+the reason. With several repeats the table shows the median of each metric and its range [min–max].
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from bench import compliance, repeats, verdict
+from bench.verdict import Verdict
 
 Row = dict[str, Any]
 
@@ -35,7 +39,8 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("throughput_rps", "rps", _f(1)),
     ("throttled", "429s", _i),
     ("errors", "errors", _i),
-    ("burst_ratio", "burst", _f(2)),
+    ("policy_rejected", "policy rej.", _i),  # the API's own rule (bench.compliance)
+    ("burst_ratio", "sliding burst", _f(2)),  # one sliding-window rule for every API: stricter
     ("peak_window_count", "peak win", _counts),
     ("first_window_count", "first win", _counts),
     ("efficiency", "effic.", _f(2)),
@@ -43,6 +48,16 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("latency_p99_ms", "p99 ms", _f(0)),
     ("cpu_s_per_1k", "CPU s/1k", _f(3)),
 ]
+
+
+#: The precision each scalar column is shown at: a range narrower than this is not flagged (bench.repeats).
+PRECISION = {"completion": 0.01, "throughput_rps": 0.1, "throttled": 1.0, "errors": 1.0, "policy_rejected": 1.0,
+             "burst_ratio": 0.01, "efficiency": 0.01, "latency_p50_ms": 1.0, "latency_p99_ms": 1.0,
+             "cpu_s_per_1k": 0.001}
+#: Beside a figure whose repeats disagree (bench.repeats.Spread.unstable), explained under the table.
+UNSTABLE = "‼"
+SPREAD_NOTE = (f"With several repeats each figure is the median, with the range [min–max] of the repeats beside it "
+               f"where they differ (the range, not the IQR: n is small). {UNSTABLE} = {repeats.ADVICE}.")
 
 
 def _median(values: Sequence[Any]) -> Any:
@@ -66,7 +81,10 @@ def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None
         statuses = sorted({r["status"] for r in rs})
         row: Row = {"strategy": name, "status": "/".join(statuses), "repeats": len(rs)}
         for key in rs[0]["metrics"]:
-            row[key] = _median([r["metrics"][key] for r in rs])
+            row[key] = _median([r["metrics"].get(key) for r in rs])
+        if len(rs) > 1:  # median and range of each scalar column (bench.repeats)
+            row["spread"] = {key: sp for key in PRECISION
+                             if (sp := repeats.Spread.of(r["metrics"].get(key) for r in rs)) is not None}
         # Medians could hide one bad repeat: compliance has to hold in every one; and a run others disturbed
         # (foreign traffic, outside resets) cannot vouch for it.
         row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) and not disturbed(r) for r in rs)
@@ -82,6 +100,41 @@ def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None
         if row["strategy"] in flagged:
             row["not_predictive"] = flagged[row["strategy"]]
     return rows
+
+
+def ranked(doc: dict[str, Any]) -> tuple[Verdict, list[Row]]:
+    """The verdict (bench.verdict) and the rows in its order: the qualifying strategies by place, a tie
+    sharing it (``=1``), then the rest (``–``: not ranked, see why) in :func:`summarise` order."""
+    rows = summarise(doc["runs"], doc["meta"])
+    v = verdict.of_run(doc, rows)
+    order = {s.strategy: i for i, s in enumerate(v.standings)}
+    for r in rows:
+        st = v.standing(r["strategy"])
+        r["rank"] = "–" if st is None else _place(st)
+    rows.sort(key=lambda r: order.get(r["strategy"], len(order)))
+    return v, rows
+
+
+#: What the verdict ranks by, in words.
+BY = {"efficiency": "efficiency",
+      "throughput_rps": "throughput (efficiency is undefined for this scenario: docs/metrics.md)"}
+
+
+def verdict_lines(v: Verdict) -> list[str]:
+    """The verdict's Markdown: the headline, the rules it applies, then one line per strategy."""
+    return [f"**{v.headline()}**", "",
+            "Qualify: compliant by the API's own rule in every repeat (`policy rej.` 0), finished, every job done, "
+            f"not disturbed. Ranked by {BY.get(v.metric, v.metric)}; "
+            f"{verdict.TIE_RULE}."]
+
+
+def _place(s: verdict.Standing) -> str:
+    return "–" if s.place is None else ("=" if s.tied_with else "") + str(s.place)
+
+
+def reasons(v: Verdict) -> list[str]:
+    """One Markdown bullet per strategy: its place and why."""
+    return [f"- `{s.strategy}` ({_place(s)}): {s.reason}" for s in v.standings]
 
 
 def disturbed(run: Row) -> str | None:
@@ -115,20 +168,30 @@ def virtual_verdicts(meta: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
 
 
 def compliant(run: Row) -> bool:
-    """Finished, every job done, and never more arrivals in a window than the enforced limit.
+    """Finished, every job done, and no arrival the scenario's own policy would reject.
 
-    (Window counts are sliding-window terms, DESIGN §4: against a fixed-window or token-bucket server
-    a run can exceed them without a single 429, and is then not counted compliant.) A withheld burst
-    ratio (null: the server's arrival log was incomplete, docs/metrics.md) cannot vouch that the limit held,
+    Compliance is the server's verdict (DESIGN §8): ``policy_rejected`` (the run's arrivals replayed
+    through a fresh copy of the enforced policy, :mod:`bench.compliance`) must be 0. A token-bucket burst
+    with 0 × 429 is compliant though its sliding-window ``burst_ratio`` is over 1. A run that was not
+    replayed (written before the replay existed: no ``policy_rejected``, or ``null`` with a burst ratio)
+    is judged by the stricter sliding-window rule, ``burst_ratio`` ≤ 1. A withheld burst ratio and no
+    replay (the server's arrival log was incomplete, docs/metrics.md) cannot vouch that the limit held,
     so such a run is not compliant either; the run's ``error`` says why the figure was withheld.
 
+    >>> compliant({"status": "ok", "completion": 1.0, "policy_rejected": 0, "burst_ratio": 2.0})
+    True
     >>> compliant({"status": "ok", "completion": 1.0, "burst_ratio": 1.0})
     True
     >>> compliant({"status": "ok", "completion": 1.0, "burst_ratio": None})
     False
     """
+    if run["status"] != "ok" or run.get("completion") != 1.0:
+        return False
+    judged = run.get("policy_rejected")
+    if judged is not None:
+        return bool(judged == 0)
     burst = run.get("burst_ratio")
-    return run["status"] == "ok" and run.get("completion") == 1.0 and burst is not None and burst <= 1.0
+    return burst is not None and burst <= 1.0
 
 
 def _rank_key(row: Row) -> tuple[Any, ...]:
@@ -177,9 +240,24 @@ def _cells(row: Row) -> list[str]:
     client = f" {CLIENT_MARK}" if row.get("arrivals_source") == "client" else ""
     name = row["strategy"] + (" †" if row.get("not_predictive") else "")
     return [str(row["rank"]), name,
-            *(fmt(row.get(key)) + (mark if key in TAINTED else "") + (client if key in CLIENT_SIDE else "")
-              for key, _, fmt in COLUMNS),
+            *(fmt(row.get(key)) + _range(row, key, fmt) + (mark if key in TAINTED else "")
+              + (client if key in CLIENT_SIDE else "") for key, _, fmt in COLUMNS),
             _harness_cell(row)]
+
+
+def _range(row: Row, key: str, fmt: Callable[[Any], str]) -> str:
+    """`` [low–high]`` after a median whose repeats differ at the shown precision, and the flag if unstable."""
+    sp = (row.get("spread") or {}).get(key)
+    if sp is None or fmt(sp.low) == fmt(sp.high):
+        return ""
+    return f" [{fmt(sp.low)}–{fmt(sp.high)}]" + (f" {UNSTABLE}" if sp.unstable(PRECISION[key]) else "")
+
+
+def unstable(rows: Sequence[Row]) -> list[tuple[str, str]]:
+    """(strategy, column header) of every figure flagged unstable, for the note under the table."""
+    heads = {key: head for key, head, _ in COLUMNS}
+    return [(r["strategy"], heads[k]) for r in rows for k, sp in (r.get("spread") or {}).items()
+            if k in heads and sp.unstable(PRECISION[k])]
 
 
 NOT_PREDICTIVE = "† virtual figures not predictive of a real run (docs/fidelity.md):"
@@ -256,7 +334,7 @@ TOKENS_NOTE = ("Token tiers (`unit = \"tokens\"`) count units, not requests: the
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"], meta)
+    v, rows = ranked(doc)
     run_note = virtual_verdicts(meta)[0]
     parts = [
         f"# ratebench: {sc.get('name', '?')}",
@@ -269,15 +347,25 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         *([f"- target: {meta['target'].get('url')} (no mock server: arrivals from client send times)"]
           if isinstance(meta.get("target"), dict) else []),
         "",
-        "Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), "
-        "then the rest. `burst` = most server arrivals in any window ÷ limit (≤ 1.00 never over); `peak win` and "
-        "`first win` = arrivals in the busiest and the first window, per tier; latency from intended send time. "
-        "Definitions: docs/metrics.md.",
+        "## Verdict",
+        "",
+        *verdict_lines(v),
         *(["", f"**{run_note}**"] if run_note else []),
+        "",
+        "## Strategies",
+        "",
+        f"`#` = place among the strategies that qualify (`=` tied), `–` = does not qualify (why: below). "
+        f"{compliance.POLICY_RULE}. {compliance.SLIDING_RULE}. `peak win` and `first win` = arrivals in the "
+        "busiest and the first window, per tier; latency from intended send time. Definitions: docs/metrics.md.",
         "",
         markdown_table(rows),
         *(["", *client_legend(rows)] if client_legend(rows) else []),
     ]
+    if any(r.get("spread") for r in rows):
+        parts += ["", SPREAD_NOTE]
+        if flagged := unstable(rows):
+            parts += ["", f"{UNSTABLE} unstable: " + ", ".join(f"`{s}` {h}" for s, h in flagged)]
+    parts += ["", "## Why each strategy ranked where it did", "", *reasons(v)]
     quota = meta.get("resolved", {}).get("server", {}).get("quota", [])
     if any(q.get("unit") == "tokens" for q in quota):
         parts += ["", TOKENS_NOTE]
@@ -323,9 +411,14 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | No
     the charts are embedded (:func:`image_src`), so the page is self-contained."""
     meta = doc["meta"]
     sc = meta["scenario"]
-    rows = summarise(doc["runs"], meta)
+    v, rows = ranked(doc)
     esc = html.escape
     run_note = virtual_verdicts(meta)[0]
+    why = "".join(f"<li><code>{esc(s.strategy)}</code> ({esc(_place(s))}): {esc(s.reason)}</li>" for s in v.standings)
+    rule = esc(verdict_lines(v)[2].replace("`", ""))
+    spread = (f"<p>{esc(SPREAD_NOTE)}</p>" + (f"<p>{UNSTABLE} unstable: " + esc(", ".join(
+        f"{s} {h}" for s, h in unstable(rows))) + "</p>" if unstable(rows) else "")
+              if any(r.get("spread") for r in rows) else "")
     unpredictive = "".join(f"<li><code>{esc(s)}</code>: {esc(why)}</li>" for s, why in _footnotes(rows))
     head = "".join(f"<th>{esc(h)}</th>" for h in _headers())
     body = "".join(
@@ -361,11 +454,18 @@ tr.over td {{ color: #8a2a2a; }}
 <p>clock: {esc(meta['clock'])}, transport: {esc(meta['transport'])}, repeats: {meta['repeat']};
 python {esc(meta['python'])} on {esc(meta['platform'])}, git {esc(str(meta['git_sha']))};
 created {esc(meta['created_utc'])}{incomplete}</p>
-<p>Ranked: finished, complete and never over the enforced quota at the server first (by efficiency), then the
-rest (in red). Definitions: docs/metrics.md.</p>
+<h2>Verdict</h2>
+<p class="verdict"><b>{esc(v.headline())}</b></p>
+<p>{rule}</p>
 {f"<p><b>{esc(run_note)}</b></p>" if run_note else ""}
+<h2>Strategies</h2>
+<p># = place among the strategies that qualify (= tied), – = does not qualify (in red; why: below).
+{esc(compliance.POLICY_RULE.replace("`", ""))}. {esc(compliance.SLIDING_RULE.replace("`", ""))}.
+Definitions: docs/metrics.md.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 {"".join(f"<p>{esc(n)}</p>" for n in client_legend(rows))}
+{spread}
+<h2>Why each strategy ranked where it did</h2><ul>{why}</ul>
 {harness}
 {f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{unpredictive}</ul>" if unpredictive else ""}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from bench import clock, metrics, netmodel
+from bench import clock, compliance, metrics, netmodel
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
@@ -225,6 +225,8 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         # Client and server read one clock (system monotonic, or the virtual loop): t0 is the server's too.
         oracle_makespan_s=oracle,
         rejected={429, scenario.server.headers.reject_status},
+        # Compliance by the API's own rule: its enforced policy, fresh, replays the arrivals (bench.compliance).
+        judge=compliance.judge(scenario.server, t0_ns), judge_origin_ns=t0_ns,
     )
     if (withheld := metrics.efficiency_note(m, oracle)) is not None:
         error = f"{error}; {withheld}" if error else withheld

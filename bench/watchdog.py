@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from bench import clock, metrics
+from bench import clock, compliance, metrics
 from bench.records import CANCELLED, TRANSPORT_ERROR, Attempt
 from bench.runner import RUN_TAG, RunResult
 from bench.scenarios import Scenario
@@ -380,6 +380,7 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
     attempts = list(watch.attempts) + [Attempt(job.id, n, job.release_s, sent, None, max(sent, cut), CANCELLED)
                                        for job, n, sent in list(watch.in_flight.values())]
     arrivals = None
+    judge, t0_ns = None, 0
     if t0 is not None and watch.phase != "setup":
         try:
             log = asyncio.run(asyncio.wait_for(server.arrivals(), 30))
@@ -390,6 +391,7 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
                 # The strategy's start on the server's clock, in its ticks (approximately the runner's t0).
                 t0_ns = ticks.from_seconds(t0)
                 arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
+                judge = compliance.judge(scenario.server, t0_ns)  # what the policy says of the part that ran
             else:
                 error += "; server log incomplete: burst metrics withheld"
     # Request ids are "job.attempt" plus, over a socket, the runner's per-run tag (".<hex>"): an id with our
@@ -407,6 +409,7 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
     # Burst metrics judge against what the server enforces, in each tier's unit (a token tier counts costs).
     enforced = tuple(Tier(q.limit, q.window_s, q.unit) for q in scenario.server.quota)
     m = metrics.compute(joined, arrivals, enforced, requests=scenario.workload.jobs, cpu_s=None,
-                        oracle_makespan_s=None, rejected={429, scenario.server.headers.reject_status})
+                        oracle_makespan_s=None, rejected={429, scenario.server.headers.reject_status},
+                        judge=judge, judge_origin_ns=t0_ns)
     return RunResult(str(strategy_cls.name), repeat, status, error, joined, arrivals or (), m, _wall() - started,
                      foreign)

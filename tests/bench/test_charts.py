@@ -83,31 +83,36 @@ def test_a_token_bucket_run_that_used_its_burst_legally_shows_no_violation(tmp_p
     assert not ((r > 150) & (g < 130) & (b < 130) & (r - g > 80)).any()  # no red anywhere: nothing rejected
 
 
-def test_matrix_heatmap_orders_the_robust_strategy_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Two scenarios: token-bucket is compliant in both; unlimited in neither (429s).
-    a = write_run(tmp_path, "a", [(4, 1.0)], {"unlimited": [(0.0, 200)] * 4 + [(0.0, 429)] * 4,
-                                              "token-bucket": paced(8, 4.0)}, oracle_s=1.01)
-    b = write_run(tmp_path, "b", [(4, 1.0)], {"token-bucket": paced(8, 4.0)}, oracle_s=1.01)
-    from bench import plots
+def test_matrix_heatmap_crosses_what_the_verdict_disqualifies(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two scenarios: token-bucket is compliant in both; unlimited in neither (429s). The matrix report
+    # draws the heat map from the verdict's own data, so a cross means "did not qualify" there.
+    from bench import matrix_report, plots
 
+    matrix = tmp_path / "m"
+    matrix.mkdir()
+    write_run(matrix, "a", [(4, 1.0)], {"unlimited": [(0.0, 200)] * 4 + [(0.0, 429)] * 4,
+                                        "token-bucket": paced(8, 4.0)}, oracle_s=1.01)
+    write_run(matrix, "b", [(4, 1.0)], {"token-bucket": paced(8, 4.0)}, oracle_s=1.01)
     seen = {}
+    real = plots.heatmap
 
     def capture(path, strategies, scenarios, eff, ok, title):  # type: ignore[no-untyped-def]
-        seen.update(strategies=strategies, scenarios=scenarios, eff=eff, ok=ok, title=title)
+        seen.update(strategies=list(strategies), scenarios=list(scenarios), eff=eff, ok=ok)
+        return real(path, strategies, scenarios, eff, ok, title)
 
-    with monkeypatch.context() as m:
-        m.setattr(plots, "heatmap", capture)
-        charts.matrix_heatmap(tmp_path / "m.png", [results.load(a), results.load(b)])
+    monkeypatch.setattr(plots, "heatmap", capture)
+    matrix_report.write(matrix)
     assert seen["strategies"] == ["token-bucket", "unlimited"] and seen["scenarios"] == ["a", "b"]
-    assert seen["ok"] == {("unlimited", "a"): False, ("token-bucket", "a"): True, ("token-bucket", "b"): True}
-    assert seen["eff"][("token-bucket", "b")] == pytest.approx(1.01 / (7 / 4 + 0.01))
-    assert ("unlimited", "b") not in seen["eff"]  # not run there: "no run", not a zero
-    path = charts.matrix_heatmap(tmp_path / "m.png", [results.load(a), results.load(b)])
+    assert seen["ok"][("unlimited", "a")] is False and seen["ok"][("token-bucket", "a")] is True
+    assert seen["ok"][("token-bucket", "b")] is True and seen["ok"][("unlimited", "b")] is False  # not run there
+    assert seen["eff"][("token-bucket", "b")] == pytest.approx(1.01 / (7 / 4 + 0.01), abs=0.01)
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(matrix / matrix_report.HEATMAP) as im:
         im.load()
         assert im.size[0] > 400 and im.size[1] > 200
+    assert matrix_report.HEATMAP in (matrix / "report.md").read_text()
 
 
 TOKEN_BUCKET = """

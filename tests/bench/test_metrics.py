@@ -336,7 +336,7 @@ def test_to_dict_roundtrip_and_names() -> None:
         "requests", "attempts", "succeeded", "throttled", "errors", "duration_s", "throughput_rps",
         "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms", "queue_wait_p50_ms",
         "queue_wait_p99_ms", "service_p50_ms", "service_p99_ms", "peak_window_count", "burst_ratio",
-        "first_window_count", "completion", "efficiency", "peak_concurrency", "cpu_s_per_1k",
+        "first_window_count", "completion", "efficiency", "peak_concurrency", "cpu_s_per_1k", "policy_rejected",
     ]
     assert d["peak_window_count"] == [1]
     assert d["duration_s"] == 0.1 + 0.2
