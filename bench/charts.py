@@ -32,14 +32,14 @@ LATENCY = "charts/latency_cdf.png"
 FRONTIER = "charts/frontier.png"
 
 #: Whether a ranked row (bench.report.summarise) counts as compliant on the frontier and the heat map.
-Compliance = Callable[[Mapping[str, Any]], bool]
+Compliance = Callable[[dict[str, Any]], bool]
 
 
 #: What :func:`bench.report.compliant` means, for the charts' titles.
 RULE = "compliant = every job done, no arrival the API's own policy rejects"
 
 
-def frontier_points(rows: Sequence[Mapping[str, Any]], compliance: Compliance = report.compliant) -> list[Point]:
+def frontier_points(rows: Sequence[dict[str, Any]], compliance: Compliance = report.compliant) -> list[Point]:
     """One :class:`bench.plots.Point` per ranked row: efficiency against its 429s (median over repeats)."""
     from bench import plots
 
