@@ -337,6 +337,8 @@ def test_to_dict_roundtrip_and_names() -> None:
         "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms", "queue_wait_p50_ms",
         "queue_wait_p99_ms", "service_p50_ms", "service_p99_ms", "peak_window_count", "burst_ratio",
         "first_window_count", "completion", "efficiency", "peak_concurrency", "cpu_s_per_1k",
+        "loop_lag_p50_ms", "loop_lag_p99_ms", "loop_lag_max_ms", "client_peak_window_count", "window_phase_s",
+        "jobs_dropped", "jobs_cancelled",
     ]
     assert d["peak_window_count"] == [1]
     assert d["duration_s"] == 0.1 + 0.2

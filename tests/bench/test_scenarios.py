@@ -33,10 +33,10 @@ def test_rate_release_times() -> None:
     ("toml", "message"),
     [
         ("[workload]\njobs = 0\n", "workload.jobs: must be an integer >= 1, got 0"),
-        ("[workload]\njobs = 5\nrelease = \"poisson\"\n", "workload.release: must be one of \"batch\", \"rate\""),
+        ("[workload]\njobs = 5\nrelease = \"sometimes\"\n", "workload.release: must be one of \"batch\", \"rate\""),
         ("[workload]\njobs = 5\nrelease = \"rate\"\n", "workload.rate: required"),
         ("[workload]\njobs = 5\nrelease = \"rate\"\nrate = inf\n", "workload.rate: must be a number > 0, got inf"),
-        ("[workload]\njobs = 5\nrate = 3\n", "workload.rate: only with release = \"rate\""),
+        ("[workload]\njobs = 5\nrate = 3\n", "workload.rate: not used by release = 'batch'"),
         ("[workload]\njobs = 5\n[client]\ntimeout_s = inf\n", "client.timeout_s: must be a number > 0, got inf"),
         ("name = \"../escape\"\n[workload]\njobs = 5\n", "name: must be letters, digits"),
         ("[workload]\njobs = 5\n[server.log]\nenabled = false\n", "server.log.enabled: must be true"),
