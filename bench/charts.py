@@ -124,4 +124,7 @@ def write_all(run_dir: Path, doc: Mapping[str, Any]) -> list[str]:
                           f"Latency from intended send time — {scenario}, {jobs} jobs\n"
                           f"share of jobs done (final attempt 2xx) within x; legend in rank order, {which}")
         written.append(LATENCY)
+    from bench import sweep  # parameter sweeps (issue 11): 429s and efficiency against the parameter
+
+    written += sweep.write_charts(run_dir, doc)
     return written
