@@ -154,6 +154,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         t0 = ticks.to_seconds(t0_ns)
         gave_up: Counter[str] = Counter()  # jobs that gave up while waiting, by kind (GiveUp)
 
+        def count_give_up(kind: str) -> None:
+            gave_up[kind] += 1
+
         async def jobs() -> AsyncIterator[Job]:
             # Release times generated one at a time: a 10⁷-job workload allocates nothing up front.
             costs = workload.cost.iter_costs(workload.jobs)
@@ -164,7 +167,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 if delay > 0:
                     await asyncio.sleep(delay)
                 release_lags.append(release_lag(t0 + rel, asked, loop.time()))
-                give_up = None if gu is None else GiveUp(t0 + rel + gu[0], gu[1], gave_up.update)
+                give_up = None if gu is None else GiveUp(t0 + rel + gu[0], gu[1], count_give_up)
                 yield Job(i, rel, cost, give_up)
 
         async def send(job: Job) -> httpx.Response:
