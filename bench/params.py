@@ -176,8 +176,8 @@ def describe(cls: type[Strategy]) -> list[dict[str, Any]]:
     """A strategy's parameters for listings and docs: name, type, value as built in (``None``: derived
     from the quota), doc.
 
-    >>> describe(registry.resolve("pyrate-memory"))
-    [{'name': 'buffer_ms', 'type': 'int', 'default': 0, 'doc': 'milliseconds pyrate adds to every wait (library default 50)'}]
+    >>> [(d["name"], d["type"], d["default"]) for d in describe(registry.resolve("pyrate-memory-buffered"))]
+    [('buffer_ms', 'int', 50)]
     """
     return [{"name": p.name, "type": p.type.__name__, "default": getattr(cls, p.name, p.default), "doc": p.doc}
             for p in cls.params]

@@ -33,8 +33,8 @@ from dataclasses import dataclass, replace
 import httpx
 
 from bench import clock, metrics, netmodel
-from bench.loop_lag import Ticker
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
+from bench.loop_lag import Ticker
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
 from bench.transport import DEFAULT_LIMITS, AsgiServer, Server

@@ -27,7 +27,7 @@ from typing import ClassVar, Protocol
 
 from asynciolimiter import LeakyBucketLimiter, Limiter, StrictLimiter
 
-from strategies.base import Job, Jobs, Send, Param, Strategy, for_each
+from strategies.base import Job, Jobs, Param, Send, Strategy, for_each
 
 __all__ = ["Leaky", "Plain", "Strict", "leaky_capacity"]
 

@@ -56,7 +56,7 @@ def test_bad_settings_name_what_is_wrong(items: list[str], message: str) -> None
 
 @pytest.mark.parametrize("item", ["token-bucket.capacity", "capacity=1", "token-bucket.capacity=", "t.2x=1"])
 def test_malformed_param_is_a_usage_error(item: str) -> None:
-    with pytest.raises(ParamError, match="expected STRATEGY.NAME=VALUE"):
+    with pytest.raises(ParamError, match=r"expected STRATEGY\.NAME=VALUE"):
         parse_cli([item])
     with pytest.raises(ParamError, match="given twice"):
         parse_cli(["a.b=1", "a.b=2"])

@@ -4,6 +4,7 @@ from pathlib import Path
 from bench import plots, sweep
 from bench.cli import main
 
+
 def _run(row: str, throttled: int, efficiency: float | None) -> dict[str, object]:
     return {"strategy": row, "metrics": {"throttled": throttled, "efficiency": efficiency}}
 
