@@ -166,8 +166,9 @@ def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: 
 
 def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
              writer: results.RunWriter, profile: netmodel.Profile | None, spec: params.Spec | None = None) -> int:
-    total = len(params.expand(names, spec if spec is not None else scenario.params)) * args.repeat
-    print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
+    rows = len(params.expand(names, spec if spec is not None else scenario.params))
+    total = rows * args.repeat
+    print(f"ratebench: scenario {scenario.name!r}, {rows} strategies × {args.repeat} repeat(s), "
           f"{args.clock} clock → {run_dir}", file=sys.stderr)
 
     def on_result(r: RunResult) -> None:
