@@ -266,6 +266,9 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     unpredictive = _footnotes(rows)
     if unpredictive:
         parts += ["", NOT_PREDICTIVE, ""] + [f"- `{s}`: {why}" for s, why in unpredictive]
+    from bench import client_side  # issue 11: loop lag, client-side windows, give-ups (shown when telling)
+
+    parts += client_side.section(doc["runs"])
     errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
     if errors:
         parts += ["", "## Runs that did not finish, and figures withheld", ""]
