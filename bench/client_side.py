@@ -17,11 +17,12 @@ dropped and cancelled summed; phases as recorded (first tier).
 
 from __future__ import annotations
 
+import html
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["section"]
+__all__ = ["HEADERS", "html_section", "section", "table"]
 
 
 def _num(values: list[float], how: str) -> str:
@@ -35,12 +36,20 @@ def _peaks(values: list[list[int]]) -> list[int]:
     return [max(col) for col in zip(*values, strict=False)] if values else []
 
 
-def section(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Markdown lines of the section (a blank line first), or none when there is nothing to show."""
+HEADERS = ("strategy", "loop lag p50 / p99 / max ms", "peak window client / server", "start phase s", "dropped",
+           "cancelled")
+INTRO = ("Per strategy over its repeats (docs/metrics.md, \"Client side, loop and workload\"): the event loop's "
+         "lag (a 10 ms ticker's lateness; p50 median, p99 and max worst), the most requests the client *sent* in "
+         "any window beside the most the server *counted* (per tier), where each run started in the first tier's "
+         "clock-aligned windows, and jobs that gave up while waiting.")
+
+
+def table(runs: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    """The section's rows (cells as text, see :data:`HEADERS`), or none when there is nothing to show."""
     by: dict[str, list[Mapping[str, Any]]] = {}
     for r in runs:
         by.setdefault(str(r.get("strategy")), []).append(r.get("metrics") or {})
-    rows = []
+    rows: list[tuple[str, ...]] = []
     telling = False
     for name, ms in by.items():
         def col(key: str, ms: list[Mapping[str, Any]] = ms) -> list[Any]:
@@ -51,16 +60,32 @@ def section(runs: Sequence[Mapping[str, Any]]) -> list[str]:
         lag = col("loop_lag_max_ms")
         telling |= bool(lag) or dropped > 0 or cancelled > 0 or (bool(client) and client != server)
         phases = ", ".join(f"{p[0]:.3f}" for p in col("window_phase_s") if p) or "–"
-        rows.append(f"| `{name}` | {_num(col('loop_lag_p50_ms'), 'median')} / {_num(col('loop_lag_p99_ms'), 'max')} "
-                    f"/ {_num(lag, 'max')} | {'/'.join(map(str, client)) or '–'} / {'/'.join(map(str, server)) or '–'} "
-                    f"| {phases} | {dropped} | {cancelled} |")
-    if not telling:
+        rows.append((name, f"{_num(col('loop_lag_p50_ms'), 'median')} / {_num(col('loop_lag_p99_ms'), 'max')} / "
+                           f"{_num(lag, 'max')}",
+                     f"{'/'.join(map(str, client)) or '–'} / {'/'.join(map(str, server)) or '–'}", phases,
+                     str(dropped), str(cancelled)))
+    return rows if telling else []
+
+
+def section(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Markdown lines of the section (a blank line first), or none when there is nothing to show."""
+    rows = table(runs)
+    if not rows:
         return []
-    return ["", "## Client side", "",
-            "Per strategy over its repeats (docs/metrics.md, \"Client side, loop and workload\"): the event loop's "
-            "lag (a 10 ms ticker's lateness; p50 median, p99 and max worst), the most requests the client *sent* "
-            "in any window beside the most the server *counted* (per tier), where each run started in the first "
-            "tier's clock-aligned windows, and jobs that gave up while waiting.\n",
-            "| strategy | loop lag p50 / p99 / max ms | peak window client / server | start phase s | dropped | "
-            "cancelled |",
-            "|---|---|---|---|---|---|", *rows]
+    return ["", "## Client side", "", INTRO + "\n", "| " + " | ".join(HEADERS) + " |",
+            "|" + "---|" * len(HEADERS), *(f"| `{r[0]}` | " + " | ".join(r[1:]) + " |" for r in rows)]
+
+
+def html_section(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The same section as HTML ("" when there is nothing to show).
+
+    >>> html_section([])
+    ''
+    """
+    rows = table(runs)
+    if not rows:
+        return ""
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in HEADERS)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<h2>Client side</h2><p>{esc(INTRO)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

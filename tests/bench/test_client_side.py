@@ -22,3 +22,10 @@ def test_repeats_aggregate_by_hand() -> None:
     # p50: median of 1 and 3 = 2; p99 and max: the worst; peaks the largest; cancelled summed.
     assert lines[-2] == "| `a` | 2.0 / 3.0 / 8.0 | 20 / 26 | 0.500, 0.250 | 0 | 3 |"
     assert lines[-1] == "| `b` | – / – / – | 20 / 20 | 0.500 | 0 | 0 |"
+
+
+def test_html_has_the_same_rows() -> None:
+    from bench.client_side import html_section
+
+    page = html_section([_run("a<b", jobs_dropped=1)])
+    assert "<h2>Client side</h2>" in page and "<td>a&lt;b</td>" in page and "<td>1</td>" in page
