@@ -113,3 +113,13 @@ def test_param_parse_types() -> None:
         Param("n", int, 1, "").parse(True)
     with pytest.raises(ValueError, match="f: must be a finite number"):
         Param("f", float, 1.0, "").parse("inf")
+
+
+def test_jobs_past_their_deadline_are_dropped_and_counted(tmp_path: Path) -> None:
+    sc = _cancel_scenario(tmp_path)
+    sc = replace(sc, workload=replace(sc.workload, jobs=30, cancel_fraction=0.0, deadline_s=1.05))
+    r = run_virtual(resolve("token-bucket"), sc)
+    # One send per 0.1 s from 0: 0.0 ... 1.0 go (11), the 19 still waiting at 1.05 s are dropped.
+    assert sorted(round(a.sent_s, 6) for a in r.attempts) == [round(0.1 * i, 6) for i in range(11)]
+    assert (r.metrics.jobs_dropped, r.metrics.jobs_cancelled, r.metrics.succeeded) == (19, 0, 11)
+    assert r.metrics.efficiency is None and r.status == "ok"
