@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup bench test lint gate bench-paced bench-server clean bench-workloads
+.PHONY: setup bench test lint gate bench-paced bench-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,12 +60,12 @@ bench-paced: $(STAMP)
 	$(BIN)/python -m bench.pacing $$out
 
 ## Big runs in real mode: 10³, 10⁴, 10⁵ jobs at once, wall / peak memory / CPU per request (docs/big-runs.md).
-.PHONY: bench-big bench-workloads
+.PHONY: bench-big
 bench-big: $(STAMP)
 	$(BIN)/python benchmarks/big_runs.py --jobs 1000,10000,100000
 
 ## The harness's client transports side by side (docs/transports.md).
-.PHONY: bench-transports bench-workloads
+.PHONY: bench-transports
 bench-transports: $(STAMP)
 	$(BIN)/python benchmarks/transports.py --rates 500,1000,2000 --seconds 3
 
@@ -75,7 +75,7 @@ bench-server: $(STAMP)
 
 ## CPU (and wall) cost of one uncontended acquire per limiter library → docs/overhead.md.
 ## pyproject's addopts skip benchmarks (--benchmark-skip); --benchmark-only overrides it.
-.PHONY: bench-overhead bench-workloads
+.PHONY: bench-overhead
 OVERHEAD_OUT := results/overhead
 bench-overhead: $(STAMP)
 	mkdir -p $(OVERHEAD_OUT)
@@ -85,18 +85,18 @@ bench-overhead: $(STAMP)
 	$(BIN)/python benchmarks/render.py $(OVERHEAD_OUT)/cpu.json $(OVERHEAD_OUT)/wall.json > docs/overhead.md
 
 ## How long `bench report` takes: 24 strategies, and hour-long windows with 6 000 jobs (README "Speed").
-.PHONY: bench-report bench-workloads
+.PHONY: bench-report
 bench-report: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/test_report_speed.py -q --benchmark-only --benchmark-columns=min,median,max
 
 ## The full virtual matrix (every built-in scenario × every strategy), timed per scenario (README "Speed").
-.PHONY: bench-virtual-matrix bench-workloads
+.PHONY: bench-virtual-matrix
 bench-virtual-matrix: $(STAMP)
 	$(BIN)/python benchmarks/virtual_matrix.py --budget 60
 
 ## Virtual mode's network/timer model (bench/netmodel.py). Measure this machine into a new profile (~30 s):
 ## results/profile-<time>.json; to ship it, copy it over bench/profiles/default.json.
-.PHONY: bench-calibrate bench-fidelity bench-timer-rate bench-speedup bench-workloads
+.PHONY: bench-calibrate bench-fidelity bench-timer-rate bench-speedup
 bench-calibrate: $(STAMP)
 	$(BIN)/python -m bench calibrate
 
@@ -118,6 +118,7 @@ clean:
 
 ## Issue 11's real-time figures (docs/workloads.md): pyrate's buffer_ms sweep (default scenario, 3 repeats,
 ## ~2 min) and the stall scenario (~15 s). Results in results/<run>/ (report.md, charts/sweep-*.png).
+.PHONY: bench-workloads
 bench-workloads: $(STAMP)
 	$(BIN)/python -m bench run --scenario default --strategies pyrate-memory \
 	    --param pyrate-memory.buffer_ms=0,10,25,50 --repeat 3
