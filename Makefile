@@ -127,3 +127,11 @@ bench-speedup: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+## Issue 11's real-time figures (docs/workloads.md): pyrate's buffer_ms sweep (default scenario, 3 repeats,
+## ~2 min) and the stall scenario (~15 s). Results in results/<run>/ (report.md, charts/sweep-*.png).
+.PHONY: bench-workloads
+bench-workloads: $(STAMP)
+	$(BIN)/python -m bench run --scenario default --strategies pyrate-memory \
+	    --param pyrate-memory.buffer_ms=0,10,25,50 --repeat 3
+	$(BIN)/python -m bench run --scenario stall --strategies asynciolimiter,token-bucket,asynciolimiter-strict

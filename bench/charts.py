@@ -215,4 +215,7 @@ def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = re
         plots.frontier(run_dir / FRONTIER, frontier_points(rows, compliance),
                        f"Efficiency against 429s — {scenario}\nbest strategies top left; {rule}{median}")
         written.append(FRONTIER)
+    from bench import sweep  # parameter sweeps (issue 11): 429s and efficiency against the parameter
+
+    written += sweep.write_charts(run_dir, doc)
     return written

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from bench import ceiling, netmodel, report, results, scenarios, watchdog
+from bench import ceiling, netmodel, params, report, results, scenarios, watchdog
 from bench.runner import RunResult, run_one, virtual_setup
 from bench.scenarios import Scenario, ScenarioError
 from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, RealServer, ServerError
@@ -107,12 +107,14 @@ def interleaved(items: Sequence[T], repeat: int) -> Iterator[tuple[int, T]]:
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
              on_ceiling: Callable[[ceiling.Calibration], None] | None = None,
-             profile: netmodel.Profile | None = None, target: str | None = None) -> None:
+             profile: netmodel.Profile | None = None, target: str | None = None,
+             spec: params.Spec | None = None) -> None:
     """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row.
 
     Virtual runs draw their network delays and timer lateness from ``profile`` (``None``: schedule only),
-    seeded per scenario and repeat (:func:`bench.netmodel.seed_for`)."""
-    classes = [registry.resolve(n) for n in names]
+    seeded per scenario and repeat (:func:`bench.netmodel.seed_for`). ``spec``: parameter settings
+    (bench.params); each configuration, each value of a sweep, is a row of its own."""
+    classes = params.expand(names, spec if spec is not None else scenario.params)
     if target is not None:  # someone else's API (bench.target): no mock server, no ceiling burst at it
         from bench import target as foreign
 
@@ -146,6 +148,11 @@ def _run(args: argparse.Namespace) -> int:
         names = registry.parse_list(args.strategies)
     except (ScenarioError, UnknownStrategy) as e:
         raise UsageError(str(e)) from None
+    try:
+        spec = params.merge(scenario.params, params.parse_cli(args.param))
+        sweep = params.sweep_meta(params.expand(names, spec))
+    except (params.ParamError, UnknownStrategy) as e:
+        raise UsageError(str(e)) from None
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
     if args.target is not None:
@@ -166,7 +173,9 @@ def _run(args: argparse.Namespace) -> int:
         writer = _writer(run_dir, args, scenario, names, transport, profile_spec, profile)
     except results.WriteError as e:
         raise UsageError(str(e)) from None
-    return _run_all(args, scenario, names, run_dir, writer, profile)
+    if sweep:  # which row is which configuration (bench.params), for the report's sweep charts
+        writer.meta["params"] = sweep
+    return _run_all(args, scenario, names, run_dir, writer, profile, spec)
 
 
 def _target_scenario(args: argparse.Namespace, scenario: Scenario) -> Scenario:
@@ -197,9 +206,10 @@ def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: 
 
 
 def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
-             writer: results.RunWriter, profile: netmodel.Profile | None) -> int:
-    total = len(names) * args.repeat
-    print(f"ratebench: scenario {scenario.name!r}, {len(names)} strategies × {args.repeat} repeat(s), "
+             writer: results.RunWriter, profile: netmodel.Profile | None, spec: params.Spec | None = None) -> int:
+    rows = len(params.expand(names, spec if spec is not None else scenario.params))
+    total = rows * args.repeat
+    print(f"ratebench: scenario {scenario.name!r}, {rows} strategies × {args.repeat} repeat(s), "
           f"{args.clock} clock → {run_dir}", file=sys.stderr)
 
     def on_result(r: RunResult) -> None:
@@ -217,7 +227,7 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
     complete = False
     try:
         _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile,
-                 target=getattr(args, "target", None))
+                 target=getattr(args, "target", None), spec=spec)
         complete = True
     except watchdog.Interrupted as e:
         print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
@@ -335,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, metavar="URL",
                    help="run against this http(s) API instead of the mock (real clock; burst metrics from client "
                         "send times; docs/target.md)")
+    p.add_argument("--param", action="append", default=[], metavar="STRATEGY.NAME=V[,V...]",
+                   help="set a strategy parameter (repeatable); several values sweep it, one row per value "
+                        "(e.g. pyrate-memory.buffer_ms=0,10,25,50; docs/strategies.md lists the parameters)")
     p.set_defaults(func=_run)
     p = sub.add_parser("calibrate", help="measure this machine's delays and timer lateness into a profile")
     p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Protocol, runtime_checkable
 
 from bench import compliance
@@ -35,15 +35,18 @@ __all__ = [
     "Admission",
     "Deciding",
     "Metrics",
+    "client_peak_window_count",
     "compute",
     "efficiency_note",
     "first_window_count",
     "first_window_count_ns",
+    "loop_lag_ms",
     "oracle_makespan",
     "peak_concurrency",
     "peak_window_count",
     "peak_window_count_ns",
     "percentile",
+    "window_phase_s",
 ]
 
 
@@ -283,6 +286,54 @@ def efficiency_note(m: Metrics, oracle_makespan_s: float | None) -> str | None:
     return None
 
 
+def loop_lag_ms(samples: Sequence[float] | None) -> tuple[float | None, float | None, float | None]:
+    """Event-loop lag: p50, p99 and max of the ticker's lateness samples (seconds, :mod:`bench.loop_lag`),
+    in milliseconds; all ``None`` when the lag was not measured (``None``) or no sample was taken.
+
+    >>> [round(x, 9) for x in loop_lag_ms([0.0, 0.001, 0.002, 0.010])]  # p50: 1.5; p99: 2 + 0.97 * 8 ms
+    [1.5, 9.76, 10.0]
+    >>> loop_lag_ms(None)
+    (None, None, None)
+    """
+    if not samples:
+        return None, None, None
+    return _ms(percentile(samples, 50)), _ms(percentile(samples, 99)), _ms(max(samples))
+
+
+def client_peak_window_count(attempts: Iterable[Attempt], tiers: Sequence[Tier],
+                             job_costs: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Per tier, the most attempts the client *sent* (``sent_s``, every attempt, whatever its outcome) in
+    any half-open window ``[t, t + W)``: :func:`peak_window_count_ns` over the send times converted to
+    integer ns. A token tier counts each attempt's job cost (``job_costs[job]``; 1 when not given).
+    Beside the server-side ``peak_window_count``: the difference is what the network did to the spacing.
+
+    >>> from bench.records import Attempt
+    >>> sent = [Attempt(j, 1, 0.0, s, None, s + 0.01, 200) for j, s in enumerate([0.0, 0.4, 0.999, 1.0])]
+    >>> client_peak_window_count(sent, [Tier(3, 1.0), Tier(10, 0.5, "tokens")], job_costs=[4, 1, 2, 3])
+    (3, 5)
+    """
+    atts = list(attempts)
+    times = [ticks.from_seconds(a.sent_s) for a in atts]
+    out = []
+    for t in tiers:
+        weights = None
+        if t.unit == "tokens":
+            weights = [job_costs[a.job] if job_costs is not None else 1 for a in atts]
+        out.append(peak_window_count_ns(times, ticks.from_seconds(t.window_s), weights))
+    return tuple(out)
+
+
+def window_phase_s(start_ns: int, tiers: Sequence[Tier]) -> tuple[float, ...]:
+    """Per tier, where the run started within that tier's clock-aligned windows: ``start_ns mod W``
+    (``start_ns``: run start on the server's clock, integer ns; windows ``[k W, (k + 1) W)`` as a
+    fixed window anchored to the clock counts them), in seconds, in ``[0, W)``.
+
+    >>> window_phase_s(7_250_000_000, [Tier(10, 1.0), Tier(100, 60.0)])
+    (0.25, 7.25)
+    """
+    return tuple(ticks.to_seconds(start_ns % ticks.from_seconds(t.window_s)) for t in tiers)
+
+
 # --------------------------------------------------------------------------------------------------
 # The aggregate
 
@@ -320,6 +371,14 @@ class Metrics:
     # Arrivals the scenario's own policy rejects on replay (bench.compliance); None when not judged (an
     # incomplete log, or no judge given). Last, with a default: results written before it still load.
     policy_rejected: int | None = None
+    # Issue 11 (defaults: results written before them load unchanged).
+    loop_lag_p50_ms: float | None = None  # None: the loop's lag was not measured (bench.loop_lag)
+    loop_lag_p99_ms: float | None = None
+    loop_lag_max_ms: float | None = None
+    client_peak_window_count: tuple[int, ...] = ()  # per tier, from the client's send times
+    window_phase_s: tuple[float, ...] = ()  # per tier, run start's phase in its clock-aligned windows
+    jobs_dropped: int = 0  # jobs not sent by their deadline
+    jobs_cancelled: int = 0  # jobs cancelled while waiting
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-tier tuples become lists, undefined metrics ``None`` (JSON ``null``).
@@ -334,15 +393,18 @@ class Metrics:
         d = asdict(self)
         d["peak_window_count"] = list(self.peak_window_count)
         d["first_window_count"] = list(self.first_window_count)
+        d["client_peak_window_count"] = list(self.client_peak_window_count)
+        d["window_phase_s"] = list(self.window_phase_s)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Metrics:
         """Inverse of :meth:`to_dict` (extra keys are ignored, so older/newer results still load)."""
-        kw = {f.name: d[f.name] for f in fields(cls) if f.name != "policy_rejected"}
-        kw["policy_rejected"] = d.get("policy_rejected")
-        kw["peak_window_count"] = tuple(kw["peak_window_count"])
-        kw["first_window_count"] = tuple(kw["first_window_count"])
+        # A field added later (with a default) may be missing from an older file.
+        kw = {f.name: d[f.name] for f in fields(cls) if f.name in d or f.default is MISSING}
+        for k in ("peak_window_count", "first_window_count", "client_peak_window_count", "window_phase_s"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
         return cls(**kw)
 
 
@@ -364,6 +426,12 @@ def compute(
     rejected: Collection[int] = (429,),
     judge: compliance.Judge | None = None,
     judge_origin_ns: int = 0,
+    *,
+    loop_lags: Sequence[float] | None = None,
+    start_ns: int | None = None,
+    jobs_dropped: int = 0,
+    jobs_cancelled: int = 0,
+    job_costs: Sequence[int] | None = None,
 ) -> Metrics:
     """All §4 metrics of one run.
 
@@ -380,6 +448,11 @@ def compute(
     ``judge``: a fresh copy of the server's quota state (:func:`bench.compliance.judge`), consumed to
     replay ``arrivals`` into ``policy_rejected`` (``judge_origin_ns``: run start on the server's clock);
     without one, or without a complete log, ``policy_rejected`` is ``None``.
+    ``loop_lags``: the loop-lag ticker's samples (:func:`loop_lag_ms`; ``None``: not measured);
+    ``start_ns``: run start on the server's clock (:func:`window_phase_s`; ``None``: not recorded);
+    ``jobs_dropped`` / ``jobs_cancelled``: jobs that gave up while waiting (counted by the harness);
+    ``job_costs``: each job's cost, for the client-side count of token tiers
+    (:func:`client_peak_window_count`).
 
     Per-job metrics use each job's *final* attempt (highest ``attempt`` number); a job the strategy
     never sent has no latency and cannot succeed. An empty run gives zero counts and ``None`` for
@@ -425,6 +498,7 @@ def compute(
         actual = max(f.done_s for f in finals) - min(a.intended_s for a in attempts)
         efficiency = _ratio(oracle_makespan_s, actual)
 
+    lag = loop_lag_ms(loop_lags)
     return Metrics(
         requests=requests,
         attempts=len(attempts),
@@ -450,5 +524,12 @@ def compute(
         cpu_s_per_1k=None if cpu_s is None or not attempts else cpu_s * 1000.0 / len(attempts),
         policy_rejected=(None if arrivals is None or judge is None
                          else compliance.rejections(arrivals, judge, judge_origin_ns)),
+        loop_lag_p50_ms=lag[0],
+        loop_lag_p99_ms=lag[1],
+        loop_lag_max_ms=lag[2],
+        client_peak_window_count=client_peak_window_count(attempts, tiers, job_costs),
+        window_phase_s=() if start_ns is None else window_phase_s(start_ns, tiers),
+        jobs_dropped=jobs_dropped,
+        jobs_cancelled=jobs_cancelled,
     )
 

@@ -504,3 +504,43 @@ def heatmap(path: Path, strategies: Sequence[str], scenarios: Sequence[str],
              fontsize=7, ha="left", va="bottom")
     fig.suptitle(_plain(title), fontsize=10)
     return _save(fig, path, drawn)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameter sweeps (issue 11): the data comes from bench.sweep.
+
+
+def param_sweep(path: Path, strategy: str, param: str,
+                lines: dict[str, list[tuple[float, float, float | None]]], title: str) -> Chart:
+    """Two panels against a strategy's parameter: 429s (top) and efficiency (bottom). ``lines`` maps a
+    label (the other parameters' values, ``""`` for none) to points ``(value, 429s, efficiency or None)``;
+    a withheld efficiency is a hollow marker at 0, not a point on the line.
+    """
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 6.4), sharex=True)
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.86, bottom=0.09, hspace=0.12)
+    drawn: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    for i, (label, pts) in enumerate(lines.items()):
+        name = f"{strategy}[{label}]" if label else strategy
+        c = _PALETTE[i % len(_PALETTE)] if label else colour(strategy)
+        xs = tuple(p[0] for p in pts)
+        drawn[f"{name} 429s"] = (xs, tuple(p[1] for p in pts))
+        top.plot(xs, [p[1] for p in pts], marker="o", color=c, lw=1.3, label=_plain(name), gid=f"{name} 429s")
+        ok = [(p[0], p[2]) for p in pts if p[2] is not None]
+        drawn[f"{name} efficiency"] = (tuple(x for x, _ in ok), tuple(float(y) for _, y in ok))
+        bottom.plot([x for x, _ in ok], [y for _, y in ok], marker="o", color=c, lw=1.3, gid=f"{name} efficiency")
+        withheld = [p[0] for p in pts if p[2] is None]
+        if withheld:
+            bottom.scatter(withheld, [0.0] * len(withheld), marker="o", facecolors="none", edgecolors=c)
+    top.set_ylabel("429 responses", fontsize=9)
+    top.set_ylim(bottom=0)
+    bottom.set_ylabel("efficiency (oracle / actual)", fontsize=9)
+    bottom.set_ylim(0, 1.05)
+    bottom.set_xlabel(_plain(param), fontsize=9)
+    for ax in (top, bottom):
+        ax.grid(True, lw=0.4, alpha=0.5)
+        ax.tick_params(labelsize=8)
+    if len(lines) > 1:
+        top.legend(fontsize=7, frameon=False)
+    fig.suptitle(_plain(title), fontsize=9)
+    return _save(fig, path, drawn)

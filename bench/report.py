@@ -377,6 +377,9 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     unpredictive = _footnotes(rows)
     if unpredictive:
         parts += ["", NOT_PREDICTIVE, ""] + [f"- `{s}`: {why}" for s, why in unpredictive]
+    from bench import client_side  # issue 11: loop lag, client-side windows, give-ups (shown when telling)
+
+    parts += client_side.section(doc["runs"])
     errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
     if errors:
         parts += ["", "## Runs that did not finish, and figures withheld", ""]
@@ -435,6 +438,8 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | No
                   for s, k, why in _disturbed_runs(doc["runs"]))
     images = "".join(f'<figure><img src="{esc(image_src(c, base))}" alt="{esc(c)}" style="max-width:100%">'
                      f"<figcaption>{esc(CAPTIONS.get(c, ''))}</figcaption></figure>" for c in charts)
+    from bench import client_side  # issue 11 (see render_markdown)
+
     notes = harness_notes(doc)
     harness = (f"<p>{esc(LEGEND)}</p>" if any(r.get("harness") for r in rows) or notes else "") + (
         "<h2>The harness's own limits</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
@@ -467,6 +472,7 @@ Definitions: docs/metrics.md.</p>
 {spread}
 <h2>Why each strategy ranked where it did</h2><ul>{why}</ul>
 {harness}
+{client_side.html_section(doc["runs"])}
 {f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{unpredictive}</ul>" if unpredictive else ""}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Runs disturbed from outside</h2><p>Others' requests or resets reached the server: not ranked compliant."

@@ -34,11 +34,12 @@ import httpx
 
 from bench import clock, compliance, metrics, netmodel
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
+from bench.loop_lag import Ticker
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
 from bench.scenarios import Scenario
 from bench.transport import DEFAULT_LIMITS, AsgiServer, Server
 from mock_server import policies, ticks
-from strategies.base import Job, Strategy, Tier
+from strategies.base import GiveUp, Job, JobDropped, Strategy, Tier
 
 #: The path every strategy's request goes to; the mock treats every non-admin path alike.
 API_PATH = "/v1/items"
@@ -142,23 +143,37 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 left[rid] = loop.time()
 
         client.event_hooks["request"].append(handed_to_transport)
+        if workload.phase_s is not None and scenario.server.quota:
+            # Start at the asked phase of the first tier's clock-aligned windows (exactly, in virtual time).
+            w_ns = ticks.from_seconds(scenario.server.quota[0].window_s)
+            wait_ns = (ticks.from_seconds(workload.phase_s) - now_ns()) % w_ns
+            if wait_ns:
+                await clock.io_sleep(ticks.to_seconds(wait_ns))
         # Run start on the server's clock, in its integer ticks; t0 is the same instant in loop seconds.
         t0_ns = now_ns()
         t0 = ticks.to_seconds(t0_ns)
+        gave_up: Counter[str] = Counter()  # jobs that gave up while waiting, by kind (GiveUp)
+
+        def count_give_up(kind: str) -> None:
+            gave_up[kind] += 1
 
         async def jobs() -> AsyncIterator[Job]:
             # Release times generated one at a time: a 10⁷-job workload allocates nothing up front.
             costs = workload.cost.iter_costs(workload.jobs)
-            for i, (rel, cost) in enumerate(zip(workload.iter_release_times(), costs, strict=True)):
+            give_ups = workload.iter_give_ups()
+            for i, (rel, cost, gu) in enumerate(zip(workload.iter_release_times(), costs, give_ups, strict=True)):
                 asked = loop.time()
                 delay = t0 + rel - asked
                 if delay > 0:
                     await asyncio.sleep(delay)
                 release_lags.append(release_lag(t0 + rel, asked, loop.time()))
-                yield Job(i, rel, cost)
+                give_up = None if gu is None else GiveUp(t0 + rel + gu[0], gu[1], count_give_up)
+                yield Job(i, rel, cost, give_up)
 
         async def send(job: Job) -> httpx.Response:
             nonlocal busy
+            if job.give_up is not None and not job.give_up.sending(loop.time()):
+                raise JobDropped(f"job {job.id} gave up ({job.give_up.kind}) before it was sent")
             tries[job.id] += 1
             n = tries[job.id]
             rid = f"{job.id}.{n}{tag}"
@@ -186,6 +201,11 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
 
         cpu0, wall0 = time.process_time(), _wall()
         status = "failed" if strategy is None else "ok"
+        # The loop's lag: always over a socket; in virtual time only when asked (bench.loop_lag says why).
+        load = scenario.load
+        ticker = (Ticker(loop, t0, load.ticker_s if load else 0.01)
+                  if load is not None or server.name != "asgi" else None)
+        applied = load.start(loop, t0) if load is not None else None
         if strategy is not None:
             try:
                 await asyncio.wait_for(strategy.run(jobs(), send), scenario.timeout_s)
@@ -193,6 +213,10 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 status, error = "timeout", f"did not finish within {scenario.timeout_s:g} s"
             except Exception as e:  # a strategy's own bug is a finding for the table, not a crash of the harness
                 status, error = "failed", _describe(e)
+            finally:
+                if applied is not None:
+                    applied.stop()
+        lags = ticker.stop() if ticker is not None else None
         cpu_s, wall_s = time.process_time() - cpu0, _wall() - wall0
 
     log = await server.arrivals()
@@ -227,6 +251,8 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         rejected={429, scenario.server.headers.reject_status},
         # Compliance by the API's own rule: its enforced policy, fresh, replays the arrivals (bench.compliance).
         judge=compliance.judge(scenario.server, t0_ns), judge_origin_ns=t0_ns,
+        loop_lags=lags, start_ns=t0_ns, jobs_dropped=gave_up["deadline"], jobs_cancelled=gave_up["cancel"],
+        job_costs=workload.costs() if any(t.unit == "tokens" for t in enforced) else None,
     )
     if (withheld := metrics.efficiency_note(m, oracle)) is not None:
         error = f"{error}; {withheld}" if error else withheld

@@ -32,18 +32,31 @@ import math
 import random
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import netmodel
+from bench.client_load import ClientLoad
+from bench.params import ParamError, Spec, from_table
 from mock_server.config import ConfigError, ServerConfig, Table, read_toml
 from strategies.base import Quota, Tier
 
 # Package data (pyproject), so `pip install .` has them too, not only a source checkout.
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_scenarios"
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
-RELEASES = ("batch", "rate")
+#: Workload shapes (:class:`Workload`): the keys each one uses besides ``jobs``.
+RELEASE_KEYS: dict[str, tuple[str, ...]] = {
+    "batch": (),
+    "rate": ("rate",),
+    "poisson": ("rate", "seed"),
+    "ramp": ("rate", "rate_to"),
+    "onoff": ("rate", "on_s", "off_s"),
+    "idle-burst": ("warmup", "idle_s"),
+}
+RELEASES = tuple(RELEASE_KEYS)
+#: Keys any workload may have: per-job deadlines, cancelled waiters, the start phase (:class:`Workload`).
+GIVE_UP_KEYS = ("deadline_s", "cancel_fraction", "cancel_after_s", "cancel_seed", "phase_s")
 #: What a scenario is for: "comparison" (strategies against an API's quota: the matrix) or "harness" (the
 #: harness's own accuracy, no quota, one strategy: ``make bench-paced``).
 KINDS = ("comparison", "harness")
@@ -122,10 +135,76 @@ class CostModel:
 
 @dataclass(frozen=True)
 class Workload:
+    """The jobs and when each is released (seconds from run start; the first job at 0 in every shape):
+
+    - ``batch``: all at 0;
+    - ``rate``: evenly, ``rate`` per second;
+    - ``poisson``: a Poisson process of ``rate`` per second (exponential gaps, seeded by ``seed``);
+    - ``ramp``: the rate moves linearly in time from ``rate`` to ``rate_to`` over the jobs;
+    - ``onoff``: ``rate`` per second during ``on_s``, then nothing for ``off_s``, repeated;
+    - ``idle-burst``: ``warmup`` jobs at 0, then the others all at ``idle_s`` (does a limiter cap its
+      refill after idling?).
+
+    Per job: ``deadline_s`` (a job not *sent* within that long of its release is dropped and counted), and
+    ``cancel_fraction`` of the jobs (chosen by ``cancel_seed``) cancelled ``cancel_after_s`` after release
+    if still waiting (bench.give_up). ``phase_s``: start the run at this phase of the first server
+    tier's clock-aligned window (``None``: wherever it starts; virtual runs start at phase 0).
+
+    >>> [round(t, 4) for t in Workload(4, "ramp", 1.0, rate_to=3.0).release_times()]  # sqrt(1 + 2i) - 1
+    [0.0, 0.7321, 1.2361, 1.6458]
+    >>> Workload(5, "onoff", 2.0, on_s=1.0, off_s=3.0).release_times()
+    [0.0, 0.5, 4.0, 4.5, 8.0]
+    >>> Workload(4, "idle-burst", warmup=1, idle_s=5.0).release_times()
+    [0.0, 5.0, 5.0, 5.0]
+    """
+
     jobs: int
     release: str = "batch"
-    rate: float | None = None  # jobs per second when release == "rate"
+    rate: float | None = None  # jobs per second for rate, poisson, onoff; the start rate of a ramp
     cost: CostModel = CostModel()  # each job's cost (1 unless the scenario says otherwise)
+    seed: int = 0  # poisson: the gaps' seed
+    rate_to: float | None = None  # ramp: the end rate
+    on_s: float | None = None  # onoff
+    off_s: float | None = None
+    warmup: int = 0  # idle-burst: jobs released at 0 before the idle time
+    idle_s: float = 0.0  # idle-burst: when the burst is released
+    deadline_s: float | None = None
+    cancel_fraction: float = 0.0
+    cancel_after_s: float = 0.0
+    cancel_seed: int = 0
+    phase_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The workload as results.json's ``resolved`` shows it: the keys its shape uses, and any set."""
+        d: dict[str, Any] = {"jobs": self.jobs, "release": self.release, "rate": self.rate}
+        d |= {k: getattr(self, k) for k in RELEASE_KEYS[self.release]}
+        if self.cost != CostModel():
+            d["cost"] = self.cost.to_dict()
+        if self.deadline_s is not None:
+            d["deadline_s"] = self.deadline_s
+        if self.cancel_fraction:
+            d |= {"cancel_fraction": self.cancel_fraction, "cancel_after_s": self.cancel_after_s,
+                  "cancel_seed": self.cancel_seed}
+        if self.phase_s is not None:
+            d["phase_s"] = self.phase_s
+        return d
+
+    def iter_give_ups(self) -> Iterator[tuple[float, str] | None]:
+        """Per job, in order: ``(seconds after its release, "deadline" or "cancel")`` when it gives up
+        if still waiting then (the earlier of the two), or ``None``. Seeded: the same jobs every run.
+
+        >>> list(Workload(3, deadline_s=0.5).iter_give_ups())
+        [(0.5, 'deadline'), (0.5, 'deadline'), (0.5, 'deadline')]
+        >>> [g is not None for g in Workload(6, cancel_fraction=0.5, cancel_after_s=0.1).iter_give_ups()]
+        [False, False, True, True, False, True]
+        """
+        rng = random.Random(self.cancel_seed)
+        for _ in range(self.jobs):
+            cancel = rng.random() < self.cancel_fraction if self.cancel_fraction else False
+            options = [(self.deadline_s, "deadline")] if self.deadline_s is not None else []
+            if cancel:
+                options.append((self.cancel_after_s, "cancel"))
+            yield min(options, key=lambda o: o[0]) if options else None
 
     def costs(self) -> list[int]:
         """Each job's cost, in job order (seeded: the same every run)."""
@@ -145,10 +224,32 @@ class Workload:
         >>> list(Workload(3, "rate", 2.0).iter_release_times())
         [0.0, 0.5, 1.0]
         """
+        n = self.jobs
+        if self.release == "idle-burst":
+            return itertools.chain(itertools.repeat(0.0, min(self.warmup, n)),
+                                   itertools.repeat(self.idle_s, max(0, n - self.warmup)))
         if self.release == "batch" or not self.rate:
-            return itertools.repeat(0.0, self.jobs)
+            return itertools.repeat(0.0, n)
         rate = self.rate
-        return (i / rate for i in range(self.jobs))
+        if self.release == "poisson":
+            return itertools.islice(self._poisson(rate), n)
+        if self.release == "ramp" and self.rate_to is not None and self.rate_to != rate:
+            # Rate r(t) = r0 + k t with k = (r1² − r0²) / (2 n): it reaches r1 as the n-th job goes.
+            # Job i goes when the jobs released so far, r0 t + k t² / 2, reach i.
+            k = (self.rate_to ** 2 - rate ** 2) / (2 * n)
+            return ((math.sqrt(rate * rate + 2 * k * i) - rate) / k for i in range(n))
+        if self.release == "onoff" and self.on_s and self.off_s is not None:
+            on, cycle = self.on_s, self.on_s + self.off_s
+            # The i-th job's time on the "on" clock, moved past the off periods before it. An integer count
+            # of whole on periods (jobs_per_on may be fractional), so a boundary job starts the next period.
+            return (u + math.floor(u / on + 1e-9) * (cycle - on) for u in (i / rate for i in range(n)))
+        return (i / rate for i in range(n))
+
+    def _poisson(self, rate: float) -> Iterator[float]:
+        rng, t = random.Random(self.seed), 0.0
+        while True:
+            yield t
+            t += rng.expovariate(rate)
 
 
 @dataclass(frozen=True)
@@ -163,6 +264,8 @@ class Scenario:
     profile: str = "default"  # virtual mode's network/timer profile (bench.netmodel), or "none"
     seed: int = 0  # virtual mode: mixed with the name and the repeat index into each run's seed
     kind: str = "comparison"  # or "harness": measures the harness itself, with one strategy (see KINDS)
+    load: ClientLoad | None = None  # [load]: stalls / busy CPU on the client's loop (bench.client_load)
+    params: Spec = field(default_factory=dict)  # [params.<strategy>]: parameter settings (bench.params)
 
     @property
     def latency_s(self) -> float:
@@ -178,10 +281,12 @@ class Scenario:
                                     **({"unit": t.unit} if t.unit != "requests" else {})}
                                    for t in self.declared.tiers],
                          "concurrency": self.declared.concurrency},
-            "workload": {"jobs": self.workload.jobs, "release": self.workload.release, "rate": self.workload.rate,
-                         **({"cost": self.workload.cost.to_dict()} if self.workload.cost != CostModel() else {})},
+            "workload": self.workload.to_dict(),
             "timeout_s": self.timeout_s,
             "virtual": {"profile": self.profile, "seed": self.seed},
+            **({"load": self.load.to_dict()} if self.load is not None else {}),
+            **({"params": {s: {k: list(v) for k, (v, _) in p.items()} for s, p in self.params.items()}}
+               if self.params else {}),
         }
 
 
@@ -194,7 +299,8 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
 
 
 def _parse(data: Mapping[str, Any], name: str) -> Scenario:
-    top = Table(data, "", ("name", "kind", "description", "server", "declared", "workload", "client", "virtual"))
+    top = Table(data, "", ("name", "kind", "description", "server", "declared", "workload", "client", "virtual",
+                           "load", "params"))
     server = ServerConfig.from_dict(data.get("server", {}))
     if server.log.file:
         raise ScenarioError("server.log.file: not for a benchmark (the runner's server keeps its arrival log in "
@@ -207,17 +313,42 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
         raise ScenarioError(f"name: must be letters, digits, '.', '_' or '-' (it names the run directory), "
                             f"got {name!r}")
 
-    wl = top.table("workload", ("jobs", "release", "rate", "cost"))
+    shape_keys = sorted({k for keys in RELEASE_KEYS.values() for k in keys})
+    wl = top.table("workload", ("jobs", "release", "cost", *shape_keys, *GIVE_UP_KEYS))
     release = wl.choice("release", RELEASES, "batch")
-    if release == "batch" and wl.has("rate"):
-        raise ScenarioError("workload.rate: only with release = \"rate\" (a batch releases every job at once)")
-    rate = wl.number("rate", strict=True) if release == "rate" else None
+    for k in shape_keys:
+        if wl.has(k) and k not in RELEASE_KEYS[release]:
+            users = [r for r, keys in RELEASE_KEYS.items() if k in keys]
+            raise ScenarioError(f"workload.{k}: not used by release = {release!r} (only with "
+                                f"{' or '.join(repr(u) for u in users)})")
+    rate = wl.number("rate", strict=True) if "rate" in RELEASE_KEYS[release] else None
     cost = CostModel.from_table(wl.table("cost", ("model", "value", "low", "high", "median", "sigma", "max", "seed")))
     token_caps = [q.burst or q.limit for q in server.quota if q.unit == "tokens"]
     if token_caps and cost.largest > min(token_caps):
         raise ScenarioError(f"workload.cost: a job may cost {cost.largest}, more than the smallest token tier "
                             f"holds ({min(token_caps)}); the server would refuse it (lower the cost's maximum)")
-    workload = Workload(wl.integer("jobs"), release, rate, cost)
+    jobs = wl.integer("jobs")
+    phase_s = wl.optional_number("phase_s")
+    if phase_s is not None and (not server.quota or phase_s >= server.quota[0].window_s):
+        raise ScenarioError(f"workload.phase_s: the phase of the first server quota tier's window, so in "
+                            f"[0, window_s) of a scenario with a quota; got {phase_s!r}")
+    workload = Workload(
+        jobs, release, rate, cost,
+        seed=wl.integer("seed", 0, minimum=0),
+        rate_to=wl.number("rate_to", strict=True) if release == "ramp" else None,
+        on_s=wl.number("on_s", strict=True) if release == "onoff" else None,
+        off_s=wl.number("off_s") if release == "onoff" else None,
+        warmup=wl.integer("warmup", 0, minimum=0),
+        idle_s=wl.number("idle_s", 0.0),
+        deadline_s=wl.optional_number("deadline_s"),
+        cancel_fraction=wl.number("cancel_fraction", 0.0, maximum=1.0),
+        cancel_after_s=wl.number("cancel_after_s", 0.0),
+        cancel_seed=wl.integer("cancel_seed", 0, minimum=0),
+        phase_s=phase_s,
+    )
+    if workload.cancel_fraction and not wl.has("cancel_after_s"):
+        raise ScenarioError("workload.cancel_after_s: required with cancel_fraction (how long a chosen job "
+                            "waits before it is cancelled)")
 
     client = top.table("client", ("concurrency", "timeout_s"))
     concurrency = client.integer("concurrency", 20)
@@ -241,7 +372,15 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
         raise ScenarioError(f"virtual.profile: {e}") from None
     seed = virtual.integer("seed", 0, minimum=0)
 
+    load = ClientLoad.from_table(data["load"]) if "load" in data else None
+    try:
+        params = from_table(data.get("params", {}))
+    except ParamError as e:
+        raise ScenarioError(str(e)) from None
+
     return Scenario(
+        load=load,
+        params=params,
         profile=profile,
         seed=seed,
         kind=top.choice("kind", KINDS, "comparison"),

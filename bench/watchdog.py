@@ -52,7 +52,7 @@ from bench.runner import RUN_TAG, RunResult
 from bench.scenarios import Scenario
 from bench.transport import Server, ServerError
 from mock_server import ticks
-from strategies.base import Job, Jobs, Send, Strategy, Tier
+from strategies.base import Job, JobDropped, Jobs, Send, Strategy, Tier
 
 __all__ = ["LIMITS", "Interrupted", "Limits", "Outcome", "UnreleasedJob", "check_client_limits", "run"]
 
@@ -185,17 +185,21 @@ class _Watch:
             sent = loop.time() - t0
             key = next(self.keys)
             self.in_flight[key] = (job, n, sent)
-            status = TRANSPORT_ERROR
+            status: int | None = TRANSPORT_ERROR
             try:
                 response = await inner(job)
                 status = response.status_code
                 return response
+            except JobDropped:  # gave up before it was sent (a deadline, a cancellation): no attempt
+                status = None
+                raise
             except asyncio.CancelledError:
                 status = CANCELLED
                 raise
             finally:
                 del self.in_flight[key]
-                self.attempts.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
+                if status is not None:
+                    self.attempts.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
 
         return send
 

@@ -9,10 +9,11 @@ allows. (Its default ``time_period`` is 60 s, so it must be passed explicitly.)
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from aiolimiter import AsyncLimiter
 
-from strategies.base import Gate, Gated
+from strategies.base import Gate, Gated, Param
 
 
 def limiter_args(rate: float) -> tuple[float, float]:
@@ -41,8 +42,24 @@ class Aiolimiter(Gated):
 
     name = "aiolimiter"
     description = "aiolimiter AsyncLimiter(r, 1): r/s in bursts of r (2r−1 in the first second)"
+    params = (
+        Param("max_rate", float, None, "acquisitions per time_period (the burst); default limiter_args(r), or "
+              "r * time_period when only the period is set", minimum=1),
+        Param("time_period", float, None, "seconds to drain max_rate; default limiter_args(r), or max_rate / r "
+              "when only max_rate is set (the library's own default is 60)", minimum=1e-3),
+    )
+    max_rate: ClassVar[float | None] = None
+    time_period: ClassVar[float | None] = None
 
     def gate(self) -> Gate | None:
         if math.isinf(self.quota.rate):  # no declared quota: nothing to limit
             return None
-        return AsyncLimiter(*limiter_args(self.quota.rate))
+        r = self.quota.rate
+        max_rate, period = limiter_args(r)
+        if self.max_rate is not None and self.time_period is not None:
+            max_rate, period = self.max_rate, self.time_period
+        elif self.time_period is not None:
+            max_rate, period = max(1.0, r * self.time_period), self.time_period
+        elif self.max_rate is not None:
+            max_rate, period = self.max_rate, self.max_rate / r
+        return AsyncLimiter(max_rate, period)

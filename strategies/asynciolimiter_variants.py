@@ -23,11 +23,11 @@ levels and releases up to ``capacity`` at once.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from asynciolimiter import LeakyBucketLimiter, Limiter, StrictLimiter
 
-from strategies.base import Job, Jobs, Send, Strategy, for_each
+from strategies.base import Job, Jobs, Param, Send, Strategy, for_each
 
 __all__ = ["Leaky", "Plain", "Strict", "leaky_capacity"]
 
@@ -79,9 +79,12 @@ class Plain(_Asynciolimiter):
 
     name = "asynciolimiter"
     description = "asynciolimiter Limiter(r): one per 1/r on a fixed schedule, catch-up clumps of <= 5"
+    params = (Param("max_burst", int, 5, "most missed slots released at once after a late wake-up (library "
+                    "default 5)", minimum=1),)
+    max_burst: ClassVar[int] = 5
 
     def _limiter(self, rate: float) -> _Waitable:
-        return Limiter(rate)
+        return Limiter(rate, max_burst=self.max_burst)
 
 
 class Strict(_Asynciolimiter):
@@ -100,5 +103,10 @@ class Leaky(_Asynciolimiter):
     name = "asynciolimiter-leaky"
     description = "asynciolimiter LeakyBucketLimiter(r, capacity=r): bursts of r, 2r−1 in the first second"
 
+    params = (Param("capacity", int, None, "requests the bucket holds; default one second's worth, "
+                    "max(1, floor(r)); the library's own default is 10 whatever the rate", minimum=1),)
+    capacity: ClassVar[int | None] = None
+
     def _limiter(self, rate: float) -> _Waitable:
-        return LeakyBucketLimiter(rate, capacity=leaky_capacity(rate))
+        capacity = leaky_capacity(rate) if self.capacity is None else self.capacity
+        return LeakyBucketLimiter(rate, capacity=capacity)

@@ -44,6 +44,7 @@ import math
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,7 +58,7 @@ from pyrate_limiter import (
     SQLiteBucket,
 )
 
-from strategies.base import Job, Jobs, Send, Strategy, Tier, for_each
+from strategies.base import Job, Jobs, Param, Send, Strategy, Tier, for_each
 
 __all__ = ["PyrateMemory", "PyrateMemoryBuffered", "PyrateSqlite", "pyrate_rates"]
 
@@ -128,7 +129,12 @@ class _Offloaded(BucketAsyncWrapper):
         self.bucket.close()
 
 
+#: pyrate's margin added to every wait (its library default is 50; DESIGN §7 normalises it to 0).
+BUFFER_MS = Param("buffer_ms", int, 0, "milliseconds pyrate adds to every wait (library default 50)", minimum=0)
+
+
 class _Pyrate(Strategy):
+    params = (BUFFER_MS,)
     #: Added by pyrate to every wait; its default is 50 ms (DESIGN §7: normalise to 0).
     buffer_ms: ClassVar[int] = 0
 
@@ -191,6 +197,7 @@ class PyrateMemoryBuffered(PyrateMemory):
 
     name = "pyrate-memory-buffered"
     description = "pyrate-limiter v4 in-memory sliding log with its default buffer_ms=50 (a margin per wait)"
+    params = (replace(BUFFER_MS, default=50),)
     buffer_ms = 50
 
 

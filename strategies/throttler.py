@@ -23,10 +23,11 @@ usual one-second tiers it is ``Throttler(r, 1.0)`` (DESIGN §7).
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from asyncio_throttle.throttler import Throttler
 
-from strategies.base import Gate, Gated, Quota
+from strategies.base import Gate, Gated, Param, Quota
 
 __all__ = ["Throttle", "throttler_args"]
 
@@ -74,9 +75,27 @@ class Throttle(Gated):
 
     name = "asyncio-throttle"
     description = "asyncio-throttle Throttler(r, 1.0): polling sliding log, clumps of r at window edges"
+    params = (
+        Param("rate_limit", int, None, "acquisitions per period; default: throttler_args(quota), or "
+              "floor(r * period) when only the period is set", minimum=1),
+        Param("period", float, None, "seconds of the sliding log; default: throttler_args(quota), or rate_limit / r "
+              "when only rate_limit is set (the library's own default is 1.0)", minimum=1e-3),
+        Param("retry_interval", float, 0.01, "seconds between polls of a waiter (library default 0.01)",
+              minimum=1e-4),
+    )
+    rate_limit: ClassVar[int | None] = None
+    period: ClassVar[float | None] = None
+    retry_interval: ClassVar[float] = 0.01
 
     def gate(self) -> Gate | None:
         if math.isinf(self.quota.rate):  # no declared quota: nothing to limit
             return None
         limit, period = throttler_args(self.quota)
-        return Throttler(rate_limit=limit, period=period)
+        r = self.quota.rate
+        if self.rate_limit is not None and self.period is not None:
+            limit, period = self.rate_limit, self.period
+        elif self.period is not None:  # the long-run rate stays at most r
+            limit, period = max(1, math.floor(r * self.period + 1e-9)), self.period
+        elif self.rate_limit is not None:
+            limit, period = self.rate_limit, self.rate_limit / r
+        return Throttler(rate_limit=limit, period=period, retry_interval=self.retry_interval)

@@ -36,7 +36,7 @@ from collections import deque
 from types import TracebackType
 from typing import ClassVar
 
-from strategies.base import Gate, Gated
+from strategies.base import Gate, Gated, Param
 
 __all__ = ["CorrectedTokenBucket", "TokenBucket"]
 
@@ -189,7 +189,8 @@ class CorrectedTokenBucket(Gated):
 
     name = "token-bucket"
     description = "corrected token bucket (loop clock, FIFO, one timer), capacity 1: evenly spaced at r/s"
-    #: Burst size of the bucket; subclass to compare larger bursts.
+    params = (Param("capacity", float, 1.0, "tokens the bucket holds: the largest burst after idling", minimum=1),)
+    #: Burst size of the bucket (parameter ``capacity``).
     capacity: ClassVar[float] = 1.0
 
     def gate(self) -> Gate | None:

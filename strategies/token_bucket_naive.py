@@ -17,8 +17,9 @@ import asyncio
 import math
 import time
 from types import TracebackType
+from typing import ClassVar
 
-from strategies.base import Gate, Gated
+from strategies.base import Gate, Gated, Param
 
 __all__ = ["AsyncTokenBucket", "NaiveTokenBucket"]
 
@@ -65,9 +66,17 @@ class NaiveTokenBucket(Gated):
 
     name = "token-bucket-naive"
     description = "the article's AsyncTokenBucket as published: int(rate) capacity, polling, time.monotonic"
+    params = (Param("capacity", int, None, "tokens the bucket holds (and starts with); default int(rate), as "
+                    "published", minimum=1),)
+    #: ``None``: the published ``int(rate)``. Set on the bucket after it is built: the class stays as published.
+    capacity: ClassVar[int | None] = None
 
     def gate(self) -> Gate | None:
         if math.isinf(self.quota.rate):  # no declared quota; int(inf) would raise before any request
             return None
         # Built here, inside the run's loop: the published bucket stamps time.monotonic() when created.
-        return AsyncTokenBucket(self.quota.rate)
+        bucket = AsyncTokenBucket(self.quota.rate)
+        if self.capacity is not None:
+            bucket.capacity = self.capacity
+            bucket.tokens = self.capacity  # it starts full, as the published one does
+        return bucket

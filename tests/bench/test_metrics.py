@@ -337,6 +337,8 @@ def test_to_dict_roundtrip_and_names() -> None:
         "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms", "queue_wait_p50_ms",
         "queue_wait_p99_ms", "service_p50_ms", "service_p99_ms", "peak_window_count", "burst_ratio",
         "first_window_count", "completion", "efficiency", "peak_concurrency", "cpu_s_per_1k", "policy_rejected",
+        "loop_lag_p50_ms", "loop_lag_p99_ms", "loop_lag_max_ms", "client_peak_window_count", "window_phase_s",
+        "jobs_dropped", "jobs_cancelled",
     ]
     assert d["peak_window_count"] == [1]
     assert d["duration_s"] == 0.1 + 0.2
@@ -392,3 +394,50 @@ def test_token_tier_counts_costs_per_window() -> None:
     assert m.peak_window_count == (3, 12)
     assert m.first_window_count == (3, 12)
     assert m.burst_ratio == 1.2
+
+
+# --- issue 11: loop lag, client-side window counts, start phase, dropped/cancelled jobs -----------------
+
+
+def test_loop_lag_by_hand() -> None:
+    from bench.metrics import loop_lag_ms
+
+    # 5 samples sorted 0, 0, 1, 2, 40 ms: p50 is the middle one (1 ms); p99 rank 3.96: 2 + 0.96 * 38 = 38.48 ms.
+    p50, p99, top = loop_lag_ms([0.002, 0.0, 0.040, 0.001, 0.0])
+    assert p50 == pytest.approx(1.0) and p99 == pytest.approx(38.48) and top == pytest.approx(40.0)
+    assert loop_lag_ms([]) == (None, None, None)
+
+
+def test_client_side_peak_window_counts_send_times_beside_the_servers() -> None:
+    from bench.metrics import client_peak_window_count
+
+    # Sent at 0, 0.5, 0.999 and 1.0 (a retry of job 0); arrivals 5 ms later. In [0, 1): 3 sends;
+    # [0.5, 1.5): 3. The server saw 0.005, 0.505, 1.004, 1.005: at most 3 as well, and a 0.5 s tier 2.
+    atts = [att(0, 1, 0.0, 0.0, 0.01, 429), att(1, 1, 0.0, 0.5, 0.51), att(2, 1, 0.0, 0.999, 1.01),
+            att(0, 2, 0.0, 1.0, 1.01)]
+    assert client_peak_window_count(atts, [Tier(3, 1.0), Tier(2, 0.5)]) == (3, 2)
+    # A token tier weighs each send by its job's cost: jobs 0, 1, 2 cost 5, 1, 2; [0.5, 1.5) holds 1 + 2 + 5.
+    assert client_peak_window_count(atts, [Tier(10, 1.0, "tokens")], job_costs=[5, 1, 2]) == (8,)
+    m = compute(atts, [arr(0.005), arr(0.505), arr(1.004), arr(1.005)], [Tier(3, 1.0)], requests=3,
+                cpu_s=None, oracle_makespan_s=None)
+    assert m.client_peak_window_count == (3,) and m.peak_window_count == (3,)
+
+
+def test_window_phase_by_hand() -> None:
+    from bench.metrics import window_phase_s
+
+    # Run start at 125.75 s on the server's clock: 0.75 s into a 1 s window, 5.75 s into a minute.
+    assert window_phase_s(125_750_000_000, [Tier(10, 1.0), Tier(100, 60.0)]) == (0.75, 5.75)
+    m = compute([], [], [Tier(10, 2.0)], requests=0, cpu_s=None, oracle_makespan_s=None, start_ns=3_500_000_000)
+    assert m.window_phase_s == (1.5,)
+
+
+def test_dropped_and_cancelled_jobs_pass_through_and_old_results_load() -> None:
+    m = compute([att(0, 1, 0.0, 0.0, 0.01)], [arr(0.005)], [Tier(3, 1.0)], requests=3, cpu_s=None,
+                oracle_makespan_s=0.01, jobs_dropped=1, jobs_cancelled=1)
+    assert (m.jobs_dropped, m.jobs_cancelled, m.completion, m.efficiency) == (1, 1, 1 / 3, None)
+    old = {k: v for k, v in m.to_dict().items()
+           if k not in ("loop_lag_p50_ms", "loop_lag_p99_ms", "loop_lag_max_ms", "client_peak_window_count",
+                        "window_phase_s", "jobs_dropped", "jobs_cancelled")}
+    back = Metrics.from_dict(old)
+    assert back.jobs_dropped == 0 and back.client_peak_window_count == () and back.loop_lag_max_ms is None

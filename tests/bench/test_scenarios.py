@@ -33,10 +33,10 @@ def test_rate_release_times() -> None:
     ("toml", "message"),
     [
         ("[workload]\njobs = 0\n", "workload.jobs: must be an integer >= 1, got 0"),
-        ("[workload]\njobs = 5\nrelease = \"poisson\"\n", "workload.release: must be one of \"batch\", \"rate\""),
+        ("[workload]\njobs = 5\nrelease = \"sometimes\"\n", "workload.release: must be one of \"batch\", \"rate\""),
         ("[workload]\njobs = 5\nrelease = \"rate\"\n", "workload.rate: required"),
         ("[workload]\njobs = 5\nrelease = \"rate\"\nrate = inf\n", "workload.rate: must be a number > 0, got inf"),
-        ("[workload]\njobs = 5\nrate = 3\n", "workload.rate: only with release = \"rate\""),
+        ("[workload]\njobs = 5\nrate = 3\n", "workload.rate: not used by release = 'batch'"),
         ("[workload]\njobs = 5\n[client]\ntimeout_s = inf\n", "client.timeout_s: must be a number > 0, got inf"),
         ("name = \"../escape\"\n[workload]\njobs = 5\n", "name: must be letters, digits"),
         ("[workload]\njobs = 5\n[server.log]\nenabled = false\n", "server.log.enabled: must be true"),
@@ -85,3 +85,92 @@ def test_bad_costs_name_the_key(tmp_path: Path, body: str, message: str) -> None
     p.write_text(_TOKENS + body)
     with pytest.raises(ScenarioError, match=message):
         scenarios.load(str(p))
+
+
+# --- workload shapes (issue 11) -----------------------------------------------------------------------
+
+
+def test_poisson_is_seeded_and_starts_at_zero() -> None:
+    a = Workload(2000, "poisson", 10.0, seed=3).release_times()
+    assert a == Workload(2000, "poisson", 10.0, seed=3).release_times()
+    assert a != Workload(2000, "poisson", 10.0, seed=4).release_times()
+    assert a[0] == 0.0 and a == sorted(a)
+    # Mean gap 1/rate: over 1 999 exponential gaps the mean is within 10 % (about 4.5 standard errors).
+    assert abs(a[-1] / 1999 - 0.1) < 0.01
+
+
+def test_shapes_by_hand() -> None:
+    assert Workload(3, "ramp", 2.0, rate_to=2.0).release_times() == [0.0, 0.5, 1.0]  # a flat ramp is a rate
+    # 4 per s for 0.5 s (2 jobs), then 1 s off: 0, 0.25 | 1.5, 1.75 | 3.0
+    assert Workload(5, "onoff", 4.0, on_s=0.5, off_s=1.0).release_times() == [0.0, 0.25, 1.5, 1.75, 3.0]
+    assert Workload(3, "idle-burst", warmup=5, idle_s=2.0).release_times() == [0.0, 0.0, 0.0]
+    assert Workload(3, "idle-burst", warmup=0, idle_s=2.0).release_times() == [2.0, 2.0, 2.0]
+
+
+def test_ramp_ends_at_its_end_rate() -> None:
+    ts = Workload(1001, "ramp", 10.0, rate_to=30.0).release_times()
+    assert ts == sorted(ts)
+    assert 1 / (ts[1] - ts[0]) == pytest.approx(10.0, rel=0.01)
+    assert 1 / (ts[-1] - ts[-2]) == pytest.approx(30.0, rel=0.01)
+
+
+def test_release_times_stream() -> None:
+    # A billion jobs: nothing is built up front.
+    it = Workload(10**9, "poisson", 5.0).iter_release_times()
+    assert next(it) == 0.0 and next(it) > 0.0
+    assert next(iter(Workload(10**9, "ramp", 1.0, rate_to=2.0).iter_release_times())) == 0.0
+
+
+def test_new_workload_keys_parse_and_are_checked(tmp_path: Path) -> None:
+    p = tmp_path / "w.toml"
+    p.write_text("[[server.quota]]\nlimit = 10\nwindow_s = 1\n[workload]\njobs = 5\nrelease = \"poisson\"\n"
+                 "rate = 4\nseed = 7\ndeadline_s = 2\ncancel_fraction = 0.5\ncancel_after_s = 0.3\nphase_s = 0.25\n"
+                 "[params.token-bucket]\ncapacity = [1, 5]\n[load]\nstalls = [{at_s = 1, for_s = 0.5}]\n")
+    s = scenarios.load(str(p))
+    assert s.workload == Workload(5, "poisson", 4.0, seed=7, deadline_s=2.0, cancel_fraction=0.5,
+                                  cancel_after_s=0.3, phase_s=0.25)
+    assert s.resolved()["workload"]["seed"] == 7 and s.resolved()["params"] == {"token-bucket": {"capacity": [1, 5]}}
+    assert s.resolved()["load"]["stalls"] == [{"at_s": 1.0, "for_s": 0.5}]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("release = \"poisson\"\nrate = 4\non_s = 1", "workload.on_s: not used by release = 'poisson' (only with 'onoff')"),
+    ("release = \"ramp\"\nrate = 4", "workload.rate_to: required"),
+    ("cancel_fraction = 0.5", "workload.cancel_after_s: required with cancel_fraction"),
+    ("cancel_fraction = 1.5\ncancel_after_s = 1", "workload.cancel_fraction: must be a number in [0, 1]"),
+    ("phase_s = 1.0", "workload.phase_s: the phase of the first server quota tier's window"),
+])
+def test_bad_workload_keys_name_the_key(tmp_path: Path, body: str, message: str) -> None:
+    p = tmp_path / "w.toml"
+    p.write_text(f"[[server.quota]]\nlimit = 10\nwindow_s = 1\n[workload]\njobs = 5\n{body}\n")
+    with pytest.raises(ScenarioError) as e:
+        scenarios.load(str(p))
+    assert message in str(e.value)
+
+
+def test_idle_burst_shows_the_articles_bucket_releasing_capacity_plus_one() -> None:
+    """Issue 11: after idling, the article's bucket (capacity int(10) = 10) sends 11 at once: its leftover
+    token, then a full refill from its stale last_refill; a correct bucket of capacity 10 sends 10."""
+    from collections import Counter
+
+    from bench import params
+    from bench.runner import run_virtual
+
+    sc = scenarios.load("idle-burst")
+    burst = {}
+    for cls in params.expand(["token-bucket-naive", "token-bucket"], sc.params):
+        r = run_virtual(cls, sc)
+        burst[cls.name] = Counter(a.sent_s for a in r.attempts if a.attempt == 1)[sc.workload.idle_s]
+    assert burst == {"token-bucket-naive": 11, "token-bucket[capacity=10]": 10}
+
+
+def test_virtual_run_starts_at_the_asked_phase() -> None:
+    from dataclasses import replace
+
+    from bench.runner import run_virtual
+    from strategies.registry import resolve
+
+    sc = scenarios.load("default")
+    sc = replace(sc, workload=replace(sc.workload, jobs=5, phase_s=0.3))
+    r = run_virtual(resolve("unlimited"), sc)
+    assert r.metrics.window_phase_s == (0.3,)
