@@ -102,6 +102,12 @@ class Strategy:
     async def run(self, jobs: Jobs, send: Send) -> None:
         raise NotImplementedError
 
+    def counters(self) -> dict[str, int]:
+        """What this strategy counted in its last :meth:`run` that no server log shows, by name (integers
+        >= 0; e.g. ``{"capped_hints": 2}``). The harness reads it after the run ends, also a timed-out or
+        failed one, and keeps it in results.json per run (``bench.counters``). None by default."""
+        return {}
+
 
 async def for_each(jobs: Jobs, handle: Callable[[Job], Awaitable[object]]) -> None:
     """Start ``handle(job)`` as its own task the moment each job is released; wait for all.

@@ -1,9 +1,9 @@
 """A limiter on the frontier: as fast as a sliding-window quota allows, never over it, at the server.
 
 :class:`FrontierLimiter` keeps the exact record of its own sends, a *sliding log per tier*: for a tier
-of ``limit`` per ``window_s`` it remembers the last ``limit`` sends, and grants the next one only when
-the oldest of them is a whole window old. Copy the class (this module needs only the standard
-library) and use it around each request::
+of ``limit`` per ``window_s`` it grants a send only while fewer than ``limit`` of the sends before it can
+still be inside the server's window. Copy the class with ``_Send`` and ``_Log`` (they need only the
+standard library) and use it around each request::
 
     limiter = FrontierLimiter((20, 1.0), (1000, 3600.0))   # 20 per second and 1 000 per hour
     async with limiter:                                    # await limiter.acquire() … is the same, see below
@@ -22,10 +22,12 @@ Why it sits on the frontier where the other limiters do not:
   *arrival*, which comes after the send by a delay nobody on the client sees. ``async with`` tells the
   limiter when each request ended: the answer cannot come before the server got the request, so the
   completion time bounds the arrival from above, exactly and whatever the network does. A send is
-  granted only when every send ``limit`` or more places before it *ended* a whole window ago; then no
-  half-open window of the server's clock holds more than ``limit`` arrivals (for ``limit + 1`` arrivals
-  in one window the first and the last are ``limit`` places apart, so the last was granted a window after
-  the first had ended, and arrived later still). The price is one round trip per window per position.
+  granted at ``t`` only when fewer than ``limit`` earlier sends *ended* after ``t − window_s``; then no
+  half-open window of the server's clock holds more than ``limit`` arrivals (of ``limit + 1`` arrivals in
+  one window, the one granted last was granted less than a window after the other ``limit`` arrived, so
+  after they ended minus a window: it would not have been granted). The price is about one round trip
+  per window: the ``limit`` sends of a window go a window after the first ``limit`` ends, in the order the
+  answers came.
 - **The margin.** ``margin_s`` caps that per-send bound at ``grant + margin_s``: the window of a send is
   anchored at ``min(completion, grant + margin_s)``. The default ``inf`` keeps the exact bound (the
   safety margin of each send is its own measured grant-to-completion time); a finite margin, the spread of
@@ -43,6 +45,7 @@ as aiolimiter does: no polling. Cancelling a waiter loses no capacity. Only requ
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -58,13 +61,48 @@ _DUE_SLACK_S = 1e-6
 
 
 class _Send:
-    """One granted send: when it was granted and (once known) when it ended."""
+    """One granted send: when it was granted, and its window's anchor (see :meth:`FrontierLimiter._anchor`)."""
 
-    __slots__ = ("ended", "granted")
+    __slots__ = ("anchor", "granted")
 
-    def __init__(self, granted: float) -> None:
+    def __init__(self, granted: float, anchor: float) -> None:
         self.granted = granted
-        self.ended = math.inf  # not yet known; -inf: never sent (granted, then cancelled)
+        self.anchor = anchor  # only ever moves earlier: when the send ends, or -inf when it never happens
+
+
+class _Log:
+    """One tier's record: the window anchors of the sends that may still count, sorted.
+
+    A send may be granted at ``t`` when fewer than ``limit`` anchors are later than ``t − window_s``: then no
+    half-open window of the server holds ``limit + 1`` arrivals (of ``limit + 1`` arrivals in one window, the
+    last granted was granted less than a window after the others arrived, so their ``limit`` anchors, which
+    are no earlier than their arrivals, are all later than its grant minus a window). Anchors that can no
+    longer count (``<= now − window_s``) are dropped.
+    """
+
+    __slots__ = ("anchors", "floor", "limit", "window_s")
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window_s = limit, window_s
+        self.anchors: list[float] = []
+        self.floor = -math.inf  # every anchor <= floor has been dropped, every later one is kept
+
+    def due(self, now: float) -> float:
+        """When the next send may be granted, as far as this tier knows now (``inf``: when a send ends)."""
+        cut = now - self.window_s
+        if self.anchors and self.anchors[0] <= cut:
+            del self.anchors[:bisect.bisect_right(self.anchors, cut)]
+        self.floor = max(self.floor, cut)
+        if len(self.anchors) < self.limit:
+            return -math.inf
+        return self.anchors[-self.limit] + self.window_s
+
+    def move(self, old: float, new: float) -> None:
+        """A send's anchor moved from ``old`` (``nan``: a new send) to ``new`` (earlier)."""
+        if old > self.floor:
+            del self.anchors[bisect.bisect_left(self.anchors, old)]
+        if new > self.floor:
+            bisect.insort(self.anchors, new)
 
 
 class FrontierLimiter:
@@ -95,8 +133,7 @@ class FrontierLimiter:
             raise ValueError(f"margin_s must be >= 0 (inf: anchor each window at the send's end), got {margin_s!r}")
         self.tiers = tuple((int(limit), float(window_s)) for limit, window_s in tiers)
         self.margin_s = float(margin_s)
-        # Per tier the last `limit` sends, oldest first: the next grant waits for the oldest to be a window old.
-        self._logs: tuple[deque[_Send], ...] = tuple(deque(maxlen=limit) for limit, _ in self.tiers)
+        self._logs = tuple(_Log(limit, window_s) for limit, window_s in self.tiers)
         self._held: dict[asyncio.Task[object] | None, list[_Send]] = {}
         self._waiters: deque[asyncio.Future[_Send]] = deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -112,23 +149,23 @@ class FrontierLimiter:
         """Tasks queued for a grant (cancelled ones may be counted until they reach the head)."""
         return len(self._waiters)
 
-    def _anchor(self, s: _Send) -> float:
-        """The latest instant the server can have received send ``s``: its window starts there."""
-        return min(s.ended, s.granted + self.margin_s)
-
-    def _due(self) -> float:
-        """When the next send may be granted (``inf``: when a send in the log ends)."""
-        due = -math.inf
-        for (limit, window_s), log in zip(self.tiers, self._logs, strict=True):
-            if len(log) == limit:
-                due = max(due, self._anchor(log[0]) + window_s)
-        return due
+    def _due(self, now: float) -> float:
+        """When the next send may be granted (``inf``: when a send ends)."""
+        return max(log.due(now) for log in self._logs)
 
     def _grant(self, now: float) -> _Send:
-        s = _Send(now)
+        # The window anchor: the latest instant the server can have received the send. Until it ends, that
+        # is grant + margin (inf by default: unknown); its end moves it earlier (_move).
+        s = _Send(now, now + self.margin_s)
         for log in self._logs:
-            log.append(s)
+            log.move(math.nan, s.anchor)
         return s
+
+    def _move(self, s: _Send, anchor: float) -> None:
+        if anchor < s.anchor:
+            for log in self._logs:
+                log.move(s.anchor, anchor)
+            s.anchor = anchor
 
     async def _acquire(self) -> _Send:
         loop = asyncio.get_running_loop()
@@ -137,7 +174,7 @@ class FrontierLimiter:
                 raise RuntimeError("FrontierLimiter is in use by another event loop")
             self._loop, self._timer, self._timer_at = loop, None, math.inf
         now = loop.time()
-        if not self._waiters and self._due() <= now + _DUE_SLACK_S:
+        if not self._waiters and self._due(now) <= now + _DUE_SLACK_S:
             return self._grant(now)
         fut: asyncio.Future[_Send] = loop.create_future()
         self._waiters.append(fut)
@@ -147,7 +184,7 @@ class FrontierLimiter:
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
                 # Granted, then cancelled before resuming: the send never happens, so it holds no place.
-                fut.result().ended = -math.inf
+                self._move(fut.result(), -math.inf)
             self._drop_cancelled_head()
             self._wake()
             raise
@@ -172,7 +209,7 @@ class FrontierLimiter:
         s = held.pop()
         if not held:
             del self._held[task]
-        s.ended = min(s.ended, asyncio.get_running_loop().time())
+        self._move(s, asyncio.get_running_loop().time())
         if self._waiters:
             self._wake()  # the head's due time may have come earlier
 
@@ -182,7 +219,7 @@ class FrontierLimiter:
 
     def _arm(self) -> None:
         """Keep one timer, set for when the log next allows the head waiter (none while that waits for an end)."""
-        due = self._due() if self._waiters else math.inf
+        due = self._due(self._loop.time()) if self._waiters and self._loop is not None else math.inf
         if due == self._timer_at:
             return
         if self._timer is not None:
@@ -202,7 +239,7 @@ class FrontierLimiter:
             return
         now = self._loop.time()
         self._drop_cancelled_head()
-        while self._waiters and self._due() <= now + _DUE_SLACK_S:
+        while self._waiters and self._due(now) <= now + _DUE_SLACK_S:
             # Recorded as sent now, the real grant time, however late this wake-up is: the windows that
             # follow are counted from what happened, so lateness never lets two sends share a window.
             self._waiters.popleft().set_result(self._grant(now))
