@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 
 import pytest
 
@@ -152,3 +153,17 @@ def test_never_over_the_limit_at_the_server_with_the_measured_network_model() ->
         assert r.metrics.peak_window_count == (20,)
         assert metrics.peak_window_count(sorted(a.t for a in r.arrivals), 1.0) == 20
         assert r.metrics.efficiency is not None and r.metrics.efficiency >= 0.95
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_window_of_arrivals_is_crossed_whatever_the_delays(seed: int) -> None:
+    # Requests take 1-400 ms; each reaches the server at an unknown instant between its send and its answer
+    # (drawn here, never shown to the limiter). Whatever the draw, no server window holds more than the limit;
+    # seed 0 also blocks the loop for 0.7 s mid-run.
+    rng = random.Random(seed)
+    took = [rng.uniform(0.001, 0.4) for _ in range(80)]
+    before = (lambda: asyncio.get_running_loop().call_later(1.3, stall, 0.7)) if seed == 0 else None
+    tl = drive(Frontier(quota(7, 1.0)), 80, latency=lambda job: took[job.id], before=before)
+    arrivals = [tl.sent[j] + rng.random() * (tl.done[j] - tl.sent[j]) for j in range(80)]
+    assert metrics.peak_window_count(arrivals, 1.0) <= 7
+    assert tl.peak(1.0) == 7  # and the sends use the whole limit
