@@ -121,6 +121,17 @@ bench-fidelity: $(STAMP)
 bench-timer-rate: $(STAMP)
 	$(BIN)/python -m bench.timer_rate
 
+## The frontier limiter's targets (docs/strategies.md#frontier): the default scenario against the real server,
+## 5 repeats, judged by benchmarks/frontier-real.toml (every repeat: 0 × 429, efficiency >= 0.97; ~50 s), then its
+## grant rate at 1 000/s beside TokenBucket(1000, capacity=1) (bench.timer_rate, ~15 s). Exit 1 on a breach.
+.PHONY: bench-frontier
+bench-frontier: $(STAMP)
+	@out=results/frontier/$$(date -u +%Y%m%dT%H%M%SZ); \
+	$(BIN)/python -m bench run --scenario default --strategies frontier --repeat 5 --out $$out || exit $$?; \
+	$(BIN)/python -m bench check $$out/*/ --thresholds benchmarks/frontier-real.toml; status=$$?; \
+	$(BIN)/python -m bench.timer_rate || exit $$?; \
+	exit $$status
+
 ## Wall time of the full matrix (every strategy × every built-in scenario), real vs virtual (~17 min).
 bench-speedup: $(STAMP)
 	$(BIN)/python -m bench.speedup

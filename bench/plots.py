@@ -33,7 +33,7 @@ __all__ = ["LEGAL_OVER", "MAX_POINTS", "OVER", "Chart", "Point", "Tier", "burst_
 #: Upper bound on the points of any one line: about one per pixel column of a panel.
 MAX_POINTS = 800
 
-# 28 colours that stay apart on white, none of them red: red is kept for "over the limit" (:data:`OVER`).
+# 29 colours that stay apart on white, none of them red: red is kept for "over the limit" (:data:`OVER`).
 # tab10 without its red, tab20b's darker half without its red, Dark2, two greys. The built-in strategies take
 # them in registry order; a user's strategy by its name's hash.
 _PALETTE = (
@@ -41,6 +41,7 @@ _PALETTE = (
     "#393b79", "#637939", "#8c6d31", "#7b4173", "#5254a3", "#8ca252", "#bd9e39", "#a55194",
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#444444", "#000000",
     "#6b6ecf", "#b5cf6b",  # tab20b's lighter blue and green: the token-weighted strategies made 28
+    "#ce6dbd",  # tab20b's lighter purple: frontier made 29
 )
 #: The colour of "over the limit" in every chart, and of no strategy.
 OVER = "#d62728"

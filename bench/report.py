@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import compliance, repeats, verdict
 from bench.verdict import Verdict
+from bench.counters import report_lines as counter_lines
 
 Row = dict[str, Any]
 
@@ -331,6 +332,12 @@ TOKENS_NOTE = ("Token tiers (`unit = \"tokens\"`) count units, not requests: the
                "The burst chart draws the request tiers only.")
 
 
+#: Above the strategies' own counters (bench.counters).
+COUNTERS_NOTE = ("Non-zero counters the strategies reported themselves (no server log shows them): "
+                 "`capped_hints` = rate-limit header waits (Retry-After, reset) longer than the strategy's cap, "
+                 "cut to it.")
+
+
 def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     meta = doc["meta"]
     sc = meta["scenario"]
@@ -389,6 +396,8 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
                   "Someone else's requests reached the mock server, or reset it, during these runs: their server-side "
                   "figures are not the strategy's alone (not ranked compliant). Run again on a quiet machine.", ""]
         parts += [f"- `{s}` repeat {k}: {why}" for s, k, why in bad]
+    if counted := counter_lines(doc["runs"]):
+        parts += ["", "## What the strategies counted", "", COUNTERS_NOTE, ""] + [f"- {c}" for c in counted]
     if charts:
         parts += ["", "## Charts", ""]
         for c in charts:
@@ -445,6 +454,7 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | No
         "<h2>The harness's own limits</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
         if notes else "")
     incomplete = "" if doc.get("complete") else " — <b>INCOMPLETE run</b>"
+    counted = "".join(f"<li>{esc(c)}</li>" for c in counter_lines(doc["runs"]))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ratebench: {esc(sc.get('name', '?'))}</title>
 <style>
@@ -477,6 +487,7 @@ Definitions: docs/metrics.md.</p>
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Runs disturbed from outside</h2><p>Others' requests or resets reached the server: not ranked compliant."
    f"</p><ul>{bad}</ul>" if bad else ""}
+{f"<h2>What the strategies counted</h2><p>{esc(COUNTERS_NOTE)}</p><ul>{counted}</ul>" if counted else ""}
 {f"<h2>Charts</h2>{images}" if images else ""}
 </body></html>
 """

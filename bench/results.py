@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench import counters
 from bench.records import Arrival, Attempt
 from mock_server.ticks import from_seconds
 
@@ -111,7 +112,9 @@ def run_entry(r: RunResult) -> dict[str, Any]:
     entry = {"strategy": r.strategy, "repeat": r.repeat, "status": r.status, "error": r.error,
              "wall_s": r.wall_s, "arrivals": len(r.arrivals), "metrics": r.metrics.to_dict(),
              # Others' traffic or resets of the server during the run (runner docstring); 0 when undisturbed.
-             "foreign_arrivals": r.foreign_arrivals, "outside_resets": r.outside_resets}
+             "foreign_arrivals": r.foreign_arrivals, "outside_resets": r.outside_resets,
+             # What the strategy itself counted (bench.counters), e.g. header waits it capped.
+             "counters": dict(r.counters)}
     if r.harness is not None:  # the harness's own lag (bench.harness_lag), beside the metrics it may taint
         entry["harness"] = r.harness.to_dict()
     return entry
@@ -279,6 +282,8 @@ def _check_doc(doc: dict[str, Any], p: Path) -> None:
                 raise BadRunFile(f"{where}.{key}: missing or of the wrong type ({v!r})")
         if r.get("error") is not None and not isinstance(r["error"], str):
             raise BadRunFile(f"{where}.error: must be a string or null")
+        if (why := counters.check(r, where)) is not None:
+            raise BadRunFile(why)
         for name, v in r["metrics"].items():
             # A verdict (true/false) is a metric too, for the metrics a newer version may add.
             ok = v is None or isinstance(v, int | float) or (

@@ -28,11 +28,11 @@ import traceback
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import httpx
 
-from bench import clock, compliance, metrics, netmodel
+from bench import clock, compliance, counters, metrics, netmodel
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
 from bench.loop_lag import Ticker
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
@@ -58,6 +58,7 @@ class RunResult:
     foreign_arrivals: int = 0  # server arrivals that were not this run's requests
     outside_resets: int = 0  # resets of the server by someone else during the run
     harness: HarnessLag | None = None  # the harness's own lag (bench.harness_lag)
+    counters: dict[str, int] = field(default_factory=dict)  # what the strategy counted (bench.counters)
 
     @property
     def disturbed(self) -> str | None:
@@ -218,6 +219,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                     applied.stop()
         lags = ticker.stop() if ticker is not None else None
         cpu_s, wall_s = time.process_time() - cpu0, _wall() - wall0
+    counted, note = counters.collect(strategy)
+    if note is not None:
+        error = f"{error}; {note}" if error else note
 
     log = await server.arrivals()
     arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
@@ -260,7 +264,8 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     lag = HarnessLag.of(release_lags, send_lags,
                         transits((a.sent_s, a.arrival_s) for a in attempts if (a.job, a.attempt) not in crowded),
                         transit_judged=limits is None and server.name not in ("asgi", "target"))
-    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag)
+    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag,
+                     counted)
 
 
 def virtual_setup(scenario: Scenario, repeat: int = 0, profile: netmodel.Profile | None = None,

@@ -46,7 +46,7 @@ from strategies.ratelimit_headers import DEFAULT_MAX_WAIT_S, capped, parse
 from strategies.retry_policy import Retrying, RetryPolicy, call_with_retries
 from strategies.token_bucket import TokenBucket
 
-__all__ = ["AdaptiveHeaders", "HeaderPacer"]
+__all__ = ["AdaptiveHeaders", "HeaderPacer", "pacer_counters"]
 
 # A due time within this of "now" is now (the virtual loop's tick; asyncio fires timers this early).
 _SLACK_S = 1e-6
@@ -163,6 +163,16 @@ class HeaderPacer:
             self.observe(response)
 
 
+def pacer_counters(pacer: HeaderPacer | None) -> dict[str, int]:
+    """The counters a strategy built on ``pacer`` reports (:meth:`strategies.base.Strategy.counters`):
+    ``capped_hints``, the header waits cut to ``max_wait_s`` (none before the pacer exists).
+
+        >>> pacer_counters(HeaderPacer(rate=10))
+        {'capped_hints': 0}
+    """
+    return {} if pacer is None else {"capped_hints": pacer.capped}
+
+
 class AdaptiveHeaders(Retrying):
     """Every job as a task; each attempt through one :class:`HeaderPacer` at the declared rate;
     429s retried after the server's delay (:class:`RetryPolicy` with ``use_reset``)."""
@@ -174,10 +184,15 @@ class AdaptiveHeaders(Retrying):
     #: The longest wait taken from one header (see :class:`HeaderPacer`); subclass to change it.
     max_wait_s: ClassVar[float] = DEFAULT_MAX_WAIT_S
 
+    pacer: HeaderPacer | None = None  # the last run's, for counters()
+
     async def run(self, jobs: Jobs, send: Send) -> None:
-        pacer = HeaderPacer(self.quota.rate, self.max_wait_s)
+        pacer = self.pacer = HeaderPacer(self.quota.rate, self.max_wait_s)
 
         async def one(job: Job) -> None:
             await call_with_retries(lambda: pacer.send(send, job), self.policy, self.rng)
 
         await for_each(jobs, one)
+
+    def counters(self) -> dict[str, int]:
+        return pacer_counters(self.pacer)

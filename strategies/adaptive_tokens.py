@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import httpx
 
-from strategies.adaptive_headers import HeaderPacer
+from strategies.adaptive_headers import HeaderPacer, pacer_counters
 from strategies.base import Job, Jobs, Send, for_each
 from strategies.ratelimit_headers import parse
 from strategies.retry_policy import Retrying, RetryPolicy, call_with_retries
@@ -128,9 +128,14 @@ class AdaptiveTokens(Retrying):
     description = ("adaptive-headers plus a token gate from the token headers (OpenAI / Anthropic dialects): "
                    "remaining tokens minus unanswered costs, a probe after each reset; declared token tiers as floor")
     policy: ClassVar[RetryPolicy] = RetryPolicy(use_reset=True)
+    pacer: HeaderPacer | None = None  # the last run's, for counters()
+
+    def counters(self) -> dict[str, int]:
+        return pacer_counters(self.pacer)
 
     async def run(self, jobs: Jobs, send: Send) -> None:
         pacer, gate = HeaderPacer(self.quota.rate), TokenGate()
+        self.pacer = pacer
         floor = WeightedBucket(self.quota.token_tiers) if self.quota.token_tiers else None
 
         async def attempt(job: Job) -> httpx.Response:

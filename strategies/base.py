@@ -232,6 +232,12 @@ class Strategy:
     async def run(self, jobs: Jobs, send: Send) -> None:
         raise NotImplementedError
 
+    def counters(self) -> dict[str, int]:
+        """What this strategy counted in its last :meth:`run` that no server log shows, by name (integers
+        >= 0; e.g. ``{"capped_hints": 2}``). The harness reads it after the run ends, also a timed-out or
+        failed one, and keeps it in results.json per run (``bench.counters``). None by default."""
+        return {}
+
 
 def configured(cls: type[Strategy], values: Mapping[str, ParamValue]) -> type[Strategy]:
     """A subclass of ``cls`` with ``values`` set (each must be one of ``cls.params``, already parsed),

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import httpx
 
-from strategies.adaptive_headers import HeaderPacer
+from strategies.adaptive_headers import HeaderPacer, pacer_counters
 from strategies.base import Job, Quota, Send
 from strategies.breaker_purgatory import PurgatoryAdapter
 from strategies.breaking import Breaker, BreakerStrategy
@@ -41,6 +41,10 @@ class Layered(BreakerStrategy):
     description = ("full stack: pool limits, semaphore, token bucket at r, header pacing, retries "
                    "honouring Retry-After, purgatory breaker outside the retries")
     policy: ClassVar[RetryPolicy] = RetryPolicy(use_reset=True)
+    pacer: HeaderPacer | None = None  # the last run's, for counters()
+
+    def counters(self) -> dict[str, int]:
+        return pacer_counters(self.pacer)
 
     def __init__(self, quota: Quota) -> None:
         super().__init__(quota)
@@ -52,7 +56,7 @@ class Layered(BreakerStrategy):
 
     def make_attempt(self, send: Send) -> Callable[[Job], Awaitable[httpx.Response]]:
         semaphore = asyncio.Semaphore(self.quota.concurrency)
-        pacer = HeaderPacer(self.quota.rate)
+        pacer = self.pacer = HeaderPacer(self.quota.rate)
 
         async def attempt(job: Job) -> httpx.Response:
             async with semaphore:

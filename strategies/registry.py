@@ -48,6 +48,8 @@ BUILTIN: dict[str, str] = {
     "aiolimiter-weighted": "strategies.aiolimiter_weighted:AiolimiterWeighted",
     "pyrate-weighted": "strategies.pyrate_weighted:PyrateWeighted",
     "adaptive-tokens": "strategies.adaptive_tokens:AdaptiveTokens",
+    # On the frontier (issue 11): a sliding log of its own sends, windows anchored at each send's end.
+    "frontier": "strategies.frontier:Frontier",
 }
 
 ENTRY_POINT_GROUP = "ratebench.strategies"
