@@ -16,7 +16,13 @@ setup: $(STAMP)
 
 ## The default comparison against the real mock server (uvicorn on 127.0.0.1); writes results/<run>/.
 bench: $(STAMP)
-	$(BIN)/python -m bench run --scenario default --strategies all
+	$(BIN)/python -m bench run --scenario steady --strategies all
+
+## Every built-in comparison scenario (docs/scenarios.md) × every strategy, real time: <out>/<time>-matrix/ with one
+## run directory per scenario and matrix.json; prints scenarios done / total and an ETA (~30 min on a quiet machine).
+.PHONY: bench-matrix
+bench-matrix: $(STAMP)
+	$(BIN)/python -m bench run --scenario all --strategies all
 
 ## The full test suite, the accuracy gate, then lint and type checks.
 test: $(STAMP)
