@@ -69,16 +69,17 @@ def load(spec: str) -> list[Scenario]:
 
 def estimate_s(sc: Scenario) -> float:
     """A size for the ETA: seconds the fastest client the *declared* quota allows needs for the workload
-    (jobs over the tightest request rate, or the release schedule of an open-loop workload, whichever is
-    longer), plus the server latency. Per strategy and repeat; measured runs of every strategy average
+    (jobs over the tightest request rate, the jobs' total cost over the tightest token rate, or the release
+    schedule of an open-loop workload, whichever is longest), plus the server latency. Per strategy and repeat; measured runs of every strategy average
     about this (header pacers take twice as long, clients that ignore the quota almost nothing).
 
-    >>> estimate_s(scenarios.load("steady"))
-    3.01
+    >>> estimate_s(scenarios.load("steady")), estimate_s(scenarios.load("llm-api"))  # 10 341 tokens at 1000/s
+    (3.01, 10.361)
     """
-    rates = [t.limit / t.window_s for t in sc.declared.tiers if t.unit == "requests"]
-    quota_s = sc.workload.jobs / min(rates) if rates else 0.0
     wl = sc.workload
+    tokens = sum(wl.costs()) if sc.declared.token_tiers else 0
+    quota_s = max([wl.jobs * t.window_s / t.limit for t in sc.declared.tiers if t.unit == "requests"]
+                  + [tokens * t.window_s / t.limit for t in sc.declared.token_tiers], default=0.0)
     release_s = wl.jobs / wl.rate if wl.release == "rate" and wl.rate else 0.0
     return round(max(quota_s, release_s) + sc.latency_s, 3)
 
