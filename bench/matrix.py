@@ -70,8 +70,9 @@ def load(spec: str) -> list[Scenario]:
 def estimate_s(sc: Scenario) -> float:
     """A size for the ETA: seconds the fastest client the *declared* quota allows needs for the workload
     (jobs over the tightest request rate, the jobs' total cost over the tightest token rate, or the release
-    schedule of an open-loop workload, whichever is longest), plus the server latency. Per strategy and repeat; measured runs of every strategy average
-    about this (header pacers take twice as long, clients that ignore the quota almost nothing).
+    schedule of an open-loop workload, whichever is longest), plus the server latency. Per strategy and
+    repeat; measured runs of every strategy average about this (header pacers take twice as long, clients that
+    ignore the quota almost nothing).
 
     >>> estimate_s(scenarios.load("steady")), estimate_s(scenarios.load("llm-api"))  # 10 341 tokens at 1000/s
     (3.01, 10.361)
