@@ -19,7 +19,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench run --scenario steady --strategies all
 
 ## Every built-in comparison scenario (docs/scenarios.md) × every strategy, real time: <out>/<time>-matrix/ with one
-## run directory per scenario and matrix.json; prints scenarios done / total and an ETA (~30 min on a quiet machine).
+## run directory per scenario and matrix.json; prints scenarios done / total and an ETA. About 40 min (estimated: the
+## virtual matrix's makespans sum to 35 min, plus ~12 s per scenario of start-up and report; not yet timed for real).
 .PHONY: bench-matrix
 bench-matrix: $(STAMP)
 	$(BIN)/python -m bench run --scenario all --strategies all
