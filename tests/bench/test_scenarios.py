@@ -138,6 +138,12 @@ def test_a_bare_server_config_is_a_scenario(path: Path) -> None:
     assert sc.workload.jobs == scenarios.BARE_JOBS_PER_LIMIT * smallest and sc.workload.release == "batch"
     assert sc.timeout_s >= 3 * scenarios.BARE_JOBS_PER_LIMIT * max(q.window_s for q in sc.server.quota)
     assert "move the file's keys under [server]" in sc.description
+    # ... and runs (the complaint: `--scenario examples/github.toml` was refused).
+    from bench.runner import run_virtual
+    from strategies.registry import resolve
+
+    r = run_virtual(resolve("token-bucket"), sc, 0, None)
+    assert r.status == "ok" and r.metrics.requests == sc.workload.jobs
 
 
 def test_a_bare_config_mixed_with_scenario_tables_says_how_to_wrap_it(tmp_path: Path) -> None:
