@@ -16,7 +16,14 @@ setup: $(STAMP)
 
 ## The default comparison against the real mock server (uvicorn on 127.0.0.1); writes results/<run>/.
 bench: $(STAMP)
-	$(BIN)/python -m bench run --scenario default --strategies all
+	$(BIN)/python -m bench run --scenario steady --strategies all
+
+## Every built-in comparison scenario (docs/scenarios.md) × every strategy, real time: <out>/<time>-matrix/ with one
+## run directory per scenario and matrix.json; prints scenarios done / total and an ETA. About 40 min (estimated: the
+## virtual matrix's makespans sum to 35 min, plus ~12 s per scenario of start-up and report; not yet timed for real).
+.PHONY: bench-matrix
+bench-matrix: $(STAMP)
+	$(BIN)/python -m bench run --scenario all --strategies all
 
 ## Debian packages some tests need (chromium: the headless-browser test of report.html). Installed with apt-get
 ## when missing and we are root; otherwise a note, and those tests skip saying why. One line: others append to it.

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from bench import ceiling, netmodel, params, report, results, scenarios, watchdog
+from bench import ceiling, matrix, netmodel, params, report, results, scenarios, watchdog
 from bench.runner import RunResult, run_one, virtual_setup
 from bench.scenarios import Scenario, ScenarioError
 from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, RealServer, ServerError
@@ -144,29 +144,53 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        scenario = scenarios.load(args.scenario)
+        loaded = matrix.load(args.scenario) if matrix.is_matrix(args.scenario) else [scenarios.load(args.scenario)]
         names = registry.parse_list(args.strategies)
-    except (ScenarioError, UnknownStrategy) as e:
-        raise UsageError(str(e)) from None
-    try:
-        spec = params.merge(scenario.params, params.parse_cli(args.param))
-        sweep = params.sweep_meta(params.expand(names, spec))
-    except (params.ParamError, UnknownStrategy) as e:
+        cli_params = params.parse_cli(args.param)
+    except (ScenarioError, UnknownStrategy, params.ParamError) as e:
         raise UsageError(str(e)) from None
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
     if args.target is not None:
-        scenario = _target_scenario(args, scenario)
-    profile_spec = args.profile or scenario.profile
+        loaded = [_target_scenario(args, sc) for sc in loaded]
+    for sc in loaded:  # every scenario's parameters and profile checked before anything runs
+        _spec(sc, names, cli_params)
+        _profile(args, sc)
+    if matrix.is_matrix(args.scenario):  # one run directory per scenario, in a new matrix directory
+        try:
+            return matrix.run(loaded, names, clock=args.clock, repeat=args.repeat, out=Path(args.out),
+                              run_scenario=lambda sc, run_dir: _run_in(args, sc, names, run_dir, cli_params))
+        except OSError as e:  # the matrix directory itself cannot be made (matrix.run keeps later errors)
+            raise UsageError(str(e)) from None
     try:
-        profile = netmodel.load_profile(profile_spec) if args.clock == "virtual" else None
+        run_dir = results.new_run_dir(Path(args.out), loaded[0].name)
+    except OSError as e:
+        raise UsageError(str(e)) from None
+    return _run_in(args, loaded[0], names, run_dir, cli_params)
+
+
+def _spec(scenario: Scenario, names: Sequence[str], cli: params.Spec) -> tuple[params.Spec, dict[str, Any]]:
+    """The parameter settings for ``scenario`` (its own, the command line's on top) and, for a sweep, which
+    row is which configuration (results.json ``meta.params``)."""
+    try:
+        spec = params.merge(scenario.params, cli)
+        return spec, params.sweep_meta(params.expand(names, spec))
+    except (params.ParamError, UnknownStrategy) as e:
+        raise UsageError(str(e)) from None
+
+
+def _profile(args: argparse.Namespace, scenario: Scenario) -> netmodel.Profile | None:
+    try:
+        return netmodel.load_profile(args.profile or scenario.profile) if args.clock == "virtual" else None
     except netmodel.ProfileError as e:
         raise UsageError(f"--profile: {e}" if args.profile else f"virtual.profile: {e}") from None
 
-    try:
-        run_dir = results.new_run_dir(Path(args.out), scenario.name)
-    except OSError as e:
-        raise UsageError(str(e)) from None
+
+def _run_in(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
+            cli_params: params.Spec) -> int:
+    """Run ``scenario`` into ``run_dir`` (new, holding only its INCOMPLETE marker)."""
+    spec, sweep = _spec(scenario, names, cli_params)
+    profile_spec, profile = args.profile or scenario.profile, _profile(args, scenario)
     # "http+aiohttp": the server is reached over real sockets, through the harness client named after the "+".
     transport = "asgi" if args.clock == "virtual" else f"{'target' if args.target else 'http'}+{args.transport}"
     try:
@@ -331,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_list)
     p = sub.add_parser("run", help="run strategies against the mock server")
-    p.add_argument("--scenario", default="default", help="built-in name or path to a .toml file")
+    p.add_argument("--scenario", default="default",
+                   help="built-in name or path to a .toml file; 'all' or a comma-separated list: the matrix")
     p.add_argument("--strategies", default="all", help="comma-separated names, module:Class, or 'all'")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--clock", choices=("real", "virtual"), default="real",

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import compliance, repeats, verdict
-from bench.verdict import Verdict
 from bench.counters import report_lines as counter_lines
+from bench.verdict import Verdict
 
 Row = dict[str, Any]
 

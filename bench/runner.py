@@ -12,9 +12,9 @@ the run as disturbed (:attr:`RunResult.disturbed`), and an outside reset withhol
 >>> from bench import scenarios, clock
 >>> from bench.transport import AsgiServer
 >>> from strategies.registry import resolve
->>> r = clock.run(run_one(resolve("unlimited"), scenarios.load("default"), AsgiServer()))
+>>> r = clock.run(run_one(resolve("unlimited"), scenarios.load("steady"), AsgiServer()))
 >>> r.status, len(r.attempts)
-('ok', 200)
+('ok', 60)
 """
 
 from __future__ import annotations

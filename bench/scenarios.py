@@ -4,7 +4,7 @@ A scenario says what the server enforces (``[server]``, the mock's own schema), 
 *declares* to clients (``[declared]``, defaults to the server's quota), the workload and the client's
 limits::
 
-    name = "default"
+    name = "steady"
     [server]
     latency_ms = 10
     [[server.quota]]
@@ -21,8 +21,11 @@ limits::
     profile = "default"    # measured delays + timer lateness; "none" = schedule only; or a .json path
     seed = 0               # mixed with the scenario name and the repeat index
 
->>> load("default").workload.jobs
-200
+>>> load("steady").workload.jobs
+60
+
+``default`` is another name for ``steady`` (:data:`ALIASES`), and a bare mock-server config (the keys of
+``[server]`` at the top level, as ``examples/*.toml``) is a scenario too: :func:`from_server_config`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any
 from bench import netmodel
 from bench.client_load import ClientLoad
 from bench.params import ParamError, Spec, from_table
-from mock_server.config import ConfigError, ServerConfig, Table, read_toml
+from mock_server.config import SERVER_KEYS, ConfigError, ServerConfig, Table, read_toml
 from strategies.base import Quota, Tier
 
 # Package data (pyproject), so `pip install .` has them too, not only a source checkout.
@@ -63,6 +66,10 @@ KINDS = ("comparison", "harness")
 #: The shortest quota window a benchmark accepts: below it, window counts and the virtual clock's
 #: microsecond ticks cannot tell one window from the next.
 MIN_WINDOW_S = 1e-3
+#: Other names of built-ins: ``default`` is what ``make bench`` and ``--scenario``'s default run (``steady``).
+ALIASES = {"default": "steady"}
+#: A bare server config's workload (:func:`from_server_config`): this many times the smallest tier's limit.
+BARE_JOBS_PER_LIMIT = 2
 
 
 class ScenarioError(ValueError):
@@ -299,6 +306,15 @@ def from_dict(data: Mapping[str, Any], name: str) -> Scenario:
 
 
 def _parse(data: Mapping[str, Any], name: str) -> Scenario:
+    server_keys = sorted(set(data) & set(SERVER_KEYS))
+    if server_keys and "server" not in data:
+        scenario_keys = sorted(set(data) & {"workload", "client", "declared", "virtual", "kind", "load", "params"})
+        if scenario_keys:
+            raise ScenarioError(f"{server_keys[0]}: a mock-server key at the top level of a scenario with "
+                                f"[{scenario_keys[0]}]: put the server's keys under [server] ([[server.quota]], "
+                                f"[server.headers], ...), or drop [{scenario_keys[0]}] to use the file as a bare "
+                                "server config (default workload)")
+        return from_server_config(data, name)
     top = Table(data, "", ("name", "kind", "description", "server", "declared", "workload", "client", "virtual",
                            "load", "params"))
     server = ServerConfig.from_dict(data.get("server", {}))
@@ -394,6 +410,41 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
     )
 
 
+def from_server_config(data: Mapping[str, Any], name: str) -> Scenario:
+    """A bare mock-server config (``python -m mock_server --config FILE``'s schema, keys at the top level) as a
+    comparison scenario: the server as given, the declared quota = the server's default tiers, and a default
+    workload: :data:`BARE_JOBS_PER_LIMIT` × the smallest tier's limit, released at once (two windows' worth of
+    the tightest tier: enough to meet the limit), client concurrency 20, and a timeout that leaves room for
+    the longest window. ``name`` (the file's stem) names it; the description says how to choose otherwise.
+
+    >>> sc = from_server_config({"quota": [{"limit": 5, "window_s": 60}]}, "github")
+    >>> sc.workload.jobs, sc.declared.tiers[0].limit, sc.timeout_s
+    (10, 5, 360.0)
+    """
+    server = dict(data)
+    quota = server.get("quota")
+    tiers = quota if isinstance(quota, list) else [quota] if isinstance(quota, Mapping) else []
+    limits = [q["limit"] for q in tiers if isinstance(q, Mapping) and isinstance(q.get("limit"), int)]
+    windows = [float(q["window_s"]) for q in tiers
+               if isinstance(q, Mapping) and isinstance(q.get("window_s"), int | float)]
+    if not limits:
+        raise ScenarioError("quota: a bare server config needs at least one [[quota]] tier with a limit to be a "
+                            "scenario (without a quota there is nothing to compare strategies on)")
+    jobs = BARE_JOBS_PER_LIMIT * min(limits)
+    # Two windows of the longest tier per round of jobs, three rounds: a ceiling, not a target.
+    timeout = max(60.0, 3.0 * BARE_JOBS_PER_LIMIT * max(windows, default=1.0))
+    log = server.get("log")
+    if isinstance(log, Mapping) and "file" in log:  # a standalone server's start-up option; the runner logs in memory
+        server["log"] = {k: v for k, v in log.items() if k != "file"}
+    doc = {"name": name if _NAME.fullmatch(name) else "scenario",
+           "description": f"bare server config {name!r}: {jobs} jobs at once (default workload); to choose the "
+                          "workload, move the file's keys under [server] and add [workload] and [client] "
+                          "(docs/scenarios.md)",
+           "server": server, "workload": {"jobs": jobs, "release": "batch"},
+           "client": {"concurrency": 20, "timeout_s": timeout}}
+    return _parse(doc, name)
+
+
 def builtin_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
 
@@ -402,20 +453,21 @@ def comparison_names() -> list[str]:
     """The built-ins that compare strategies: the matrix (``kind = "comparison"``), without the harness's own
     accuracy scenarios (``paced-*``, ``kind = "harness"``), which are run with ``unlimited`` alone.
 
-    >>> "default" in comparison_names() and "paced-500" not in comparison_names()
+    >>> "steady" in comparison_names() and "paced-500" not in comparison_names()
     True
     """
     return [n for n in builtin_names() if load(n).kind == "comparison"]
 
 
 def load(name_or_path: str) -> Scenario:
-    """A built-in scenario by name, or a TOML file by path."""
+    """A built-in scenario by name (or alias), or a TOML file by path: a scenario or a bare server config."""
     path = Path(name_or_path)
     if not (path.suffix == ".toml" or path.exists()):
-        path = BUILTIN_DIR / f"{name_or_path}.toml"
+        path = BUILTIN_DIR / f"{ALIASES.get(name_or_path, name_or_path)}.toml"
         if not path.exists():
+            aliases = ", ".join(f"{a} = {n}" for a, n in ALIASES.items())
             raise ScenarioError(f"unknown scenario {name_or_path!r} (built-in: {', '.join(builtin_names())}; "
-                                "or give a path to a .toml file)")
+                                f"{aliases}; or give a path to a .toml file)")
     try:
         data = read_toml(path, f"scenario {path}")
     except ConfigError as e:

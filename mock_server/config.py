@@ -617,6 +617,8 @@ class LogConfig:
 
 _SERVER_KEYS = ("quota", "keys", "key_header", "headers", "latency", "latency_ms", "concurrency", "faults",
                 "dynamics", "log", "log_limit", "cost")
+#: The keys of a server config (public: a bare server config is recognised by them, bench/scenarios.py).
+SERVER_KEYS = _SERVER_KEYS
 
 
 @dataclass(frozen=True)

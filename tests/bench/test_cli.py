@@ -165,7 +165,7 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert {"unlimited", "token-bucket", "aiolimiter"} <= {s["name"] for s in doc["strategies"]}
-    assert "default" in {s["name"] for s in doc["scenarios"]}
+    assert "steady" in {s["name"] for s in doc["scenarios"]}
 
 
 def test_report_rebuilds_from_disk(tmp_path: Path, scenario_file: Path) -> None:

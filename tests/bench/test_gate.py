@@ -341,10 +341,10 @@ def test_the_github_actions_example_gates_the_custom_strategy(
     # The workflow's two commands, as this test runs them (a user's strategy loads by import path).
     assert 'python -m bench run --clock virtual --scenario "$SCENARIO" --strategies "$STRATEGY"' in workflow
     assert "python -m bench check ratebench-results/*/ --thresholds .github/ratebench/thresholds.toml" in workflow
-    assert 'STRATEGY: "my_limiter:MyLimiter"' in workflow and 'SCENARIO: "default"' in workflow
+    assert 'STRATEGY: "my_limiter:MyLimiter"' in workflow and 'SCENARIO: "steady"' in workflow
     monkeypatch.syspath_prepend(str(root / "examples" / "custom_strategy"))
     out = tmp_path / "ratebench-results"
-    assert main(["run", "--clock", "virtual", "--scenario", "default", "--strategies", "my_limiter:MyLimiter",
+    assert main(["run", "--clock", "virtual", "--scenario", "steady", "--strategies", "my_limiter:MyLimiter",
                  "--out", str(out)]) == 0
     (run_dir,) = out.iterdir()
     capsys.readouterr()
@@ -373,7 +373,9 @@ def test_the_committed_thresholds_catch_the_corrected_bucket_made_bursty(
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setattr(CorrectedTokenBucket, "capacity", 20.0)
     out = tmp_path / "runs"
-    assert main(["run", "--clock", "virtual", "--strategies", "token-bucket", "--out", str(out)]) == 0
+    gate_scenario = str(root / "tests/gate/scenarios/default.toml")  # what `make gate` runs
+    assert main(["run", "--clock", "virtual", "--strategies", "token-bucket", "--scenario", gate_scenario,
+                 "--out", str(out)]) == 0
     (run_dir,) = out.iterdir()
     capsys.readouterr()
     code, text, _ = check(capsys, str(run_dir), "--thresholds", str(root / "tests/gate/thresholds/default.toml"))
