@@ -35,7 +35,9 @@ import httpx
 from bench import clock, metrics, netmodel
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
+from bench.request_ids import request_id
 from bench.scenarios import Scenario
+from bench.tally import LIVE
 from bench.transport import DEFAULT_LIMITS, AsgiServer, Server
 from mock_server import policies, ticks
 from strategies.base import Job, Strategy, Tier
@@ -57,6 +59,7 @@ class RunResult:
     foreign_arrivals: int = 0  # server arrivals that were not this run's requests
     outside_resets: int = 0  # resets of the server by someone else during the run
     harness: HarnessLag | None = None  # the harness's own lag (bench.harness_lag)
+    tag: str = ""  # the run's request-id tag (bench.request_ids): requests.csv names each attempt's id with it
 
     @property
     def disturbed(self) -> str | None:
@@ -109,7 +112,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     RUN_TAG.set(tag)  # the strategy's task inherits it: the watchdog tells this run's arrivals apart by it
     loop = asyncio.get_running_loop()
     workload = scenario.workload
-    # Attempts only (the request id is job.attempt): a big run holds one small record per attempt.
+    # Attempts only (ids are bench.request_ids'): a big run holds one small record per attempt.
     pending: list[Attempt] = []
     tries: Counter[int] = Counter()
     # The harness's own lateness, per job and per attempt (seconds, packed: 8 bytes a sample).
@@ -132,6 +135,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         contextlib.nullcontext() if bound is None else asyncio.Semaphore(bound))
 
     now_ns = clock.loop_ns(loop)
+    LIVE.reset(workload.jobs, {429, scenario.server.headers.reject_status})  # the progress display's counts
     cost_header = scenario.server.cost.header  # every request declares its job's cost (1 by default)
     async with server.client(limits) as client:
 
@@ -161,7 +165,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             nonlocal busy
             tries[job.id] += 1
             n = tries[job.id]
-            rid = f"{job.id}.{n}{tag}"
+            rid = request_id(job.id, n, tag)
             sent = ready = loop.time() - t0
             status = TRANSPORT_ERROR
             if busy >= CROWD:
@@ -180,6 +184,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 busy -= 1
                 # Recorded even when cancelled or failed: the attempt happened and may have reached the server.
                 pending.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
+                LIVE.count(status)
                 handed = left.pop(rid, None)
                 if handed is not None:
                     send_lags.append(send_lag(ready, handed - t0))
@@ -198,13 +203,13 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     log = await server.arrivals()
     arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
     by_id = {a.request_id: a.t_ns for a in arrivals}
-    own = {f"{a.job}.{a.attempt}{tag}" for a in pending}
+    own = {request_id(a.job, a.attempt, tag) for a in pending}
     foreign = sum(1 for a in arrivals if a.request_id not in own)
     del own
     outside = log.generation - generation if log.generation is not None and generation is not None else 0
 
     def joined(a: Attempt) -> Attempt:
-        ns = by_id.get(f"{a.job}.{a.attempt}{tag}")
+        ns = by_id.get(request_id(a.job, a.attempt, tag))
         return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
 
     attempts = tuple(sorted((joined(a) for a in pending), key=lambda a: (a.sent_s, a.job, a.attempt)))
@@ -232,7 +237,8 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     lag = HarnessLag.of(release_lags, send_lags,
                         transits((a.sent_s, a.arrival_s) for a in attempts if (a.job, a.attempt) not in crowded),
                         transit_judged=limits is None and server.name != "asgi")
-    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag)
+    return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag,
+                     tag)
 
 
 def virtual_setup(scenario: Scenario, repeat: int = 0, profile: netmodel.Profile | None = None,

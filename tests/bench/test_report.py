@@ -57,7 +57,7 @@ def test_a_report_that_fails_is_reported_not_hidden(tmp_path: Path, monkeypatch:
                  "--out", str(out)]) == 1
     err = capsys.readouterr().err
     (run,) = out.iterdir()
-    assert "the report was not written (disk full)" in err and f"python -m bench report {run}" in err
+    assert "the report was not written (disk full)" in err and f"ratebench report {run}" in err
     # The measurements themselves are complete and kept; only the derived report is missing.
     assert results.load(run)["complete"] is True and not (run / "report.md").exists()
 

@@ -26,7 +26,7 @@ def tier_ratios(name: str, scenario: str) -> tuple[float, float, float, int]:
     m = r.metrics
     # The server logged every job's cost as the runner declared it (x-cost), first attempts included.
     costs = sc.workload.costs()
-    assert all(a.cost == costs[int(a.request_id.split(".")[0])] for a in r.arrivals)
+    assert all(a.cost == costs[int(a.request_id[1:].split(".")[0])] for a in r.arrivals)
     assert m.efficiency is None or 0 < m.efficiency <= 1.0  # the weighted oracle is never beaten
     return m.peak_window_count[0] / req.limit, m.peak_window_count[1] / tok.limit, m.completion or 0.0, m.throttled
 
