@@ -128,7 +128,7 @@ def virtual_verdicts(meta: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
 def compliant(run: Row) -> bool:
     """Finished, every job done, and never more arrivals in a window than the enforced limit.
 
-    (Window counts are sliding-window terms, DESIGN §4: against a fixed-window or token-bucket server
+    (Window counts are sliding-window terms, docs/metrics.md: against a fixed-window or token-bucket server
     a run can exceed them without a single 429, and is then not counted compliant.) A withheld burst
     ratio (null: the server's arrival log was incomplete, docs/metrics.md) cannot vouch that the limit held,
     so such a run is not compliant either; the run's ``error`` says why the figure was withheld.
