@@ -101,7 +101,8 @@ class Live:
             TextColumn("{task.description:<34}"), BarColumn(bar_width=24), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("elapsed"), TimeRemainingColumn(), TextColumn("left"),
             TextColumn("{task.fields[rejected]}"),
-            console=self.console, transient=True)
+            # stdout is for the table and --json: never drawn into the display on stderr.
+            console=self.console, transient=True, redirect_stdout=False)
         self.progress.reject = reject
         self._all = self.progress.add_task("all runs", total=total, rejected="")
         self.progress.start()

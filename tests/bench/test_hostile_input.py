@@ -177,9 +177,9 @@ def test_real_mode_a_blocked_strategy_is_abandoned_and_the_next_gets_a_fresh_ser
     assert [(r["strategy"], r["status"]) for r in doc["runs"]] == [("sleeper", "timeout"), ("token-bucket", "ok")]
     assert "abandoned" in doc["runs"][0]["error"]
     logs = results.read_arrivals(run_dir / "arrivals.csv")
-    # Over a socket the ids carry the run's random tag: "job.attempt.<tag>".
+    # Over a socket the ids carry the run's random tag: "j<job>.<attempt>.<tag>".
     def ids(log: list[Arrival]) -> list[str]:
         return sorted(".".join(a.request_id.split(".")[:2]) for a in log)
 
-    assert ids(logs[("sleeper", 0)]) == ["0.1"]
-    assert ids(logs[("token-bucket", 0)]) == sorted(f"{i}.1" for i in range(3))
+    assert ids(logs[("sleeper", 0)]) == ["j0.1"]
+    assert ids(logs[("token-bucket", 0)]) == sorted(f"j{i}.1" for i in range(3))
