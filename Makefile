@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 # The first set-up installs ~40 packages (about a minute): pip's own lines show what it is doing.
 $(STAMP): pyproject.toml
-	@echo "ratebench: setting up $(VENV) (once; about a minute)…"
+	@echo "ratebench: setting up $(VENV) (once; a minute or two)…"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'

@@ -99,6 +99,10 @@ def test_every_readme_command_runs_in_a_fresh_venv(tmp_path: Path) -> None:
     assert {p for p in installed if not p.endswith(".dist-info") and p not in ("..", "")} == {
         "bench", "mock_server", "strategies"}
     assert "benchmarks" not in installed
+    files = (dist / "RECORD").read_text()
+    for data in ("bench/schema/results.schema.json", "bench/schema/scenario.schema.json",
+                 "bench/builtin_scenarios/default.toml", "bench/profiles/default.json"):
+        assert data in files  # package data ships
     for name in LINKED:
         (work / name).symlink_to(ROOT / name)
 

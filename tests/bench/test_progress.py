@@ -1,6 +1,6 @@
 """Progress of ``ratebench run`` under a pseudo-terminal (a live rich display) and without one (plain lines
-for CI logs), and NO_COLOR honoured. The CLI runs in a subprocess: whether stderr is a terminal is decided
-by what the process really gets."""
+for CI logs), and NO_COLOR honoured. Under the pseudo-terminal the CLI runs in a subprocess, so that whether
+stderr is a terminal is decided by what the process really gets."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench import progress
+from bench.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 COLOR = re.compile(r"\x1b\[(3\d|9\d|1;3\d)m")  # a foreground colour (rich or bench.terminal)
@@ -72,16 +73,20 @@ def test_no_color_keeps_the_display_without_colour(tmp_path: Path) -> None:
     assert "retry-backoff" in out and "‹ over the limit" in out
 
 
-def test_a_pipe_gets_plain_lines_and_a_marked_table(tmp_path: Path) -> None:
-    p = subprocess.run(command(tmp_path / "o"), capture_output=True, text=True, cwd=ROOT, env=env(), timeout=120)
-    assert p.returncode == 0, p.stderr
-    assert not SGR.search(p.stderr + p.stdout)  # no escape codes in a CI log
-    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("  [")]
+def test_no_terminal_gets_plain_lines_and_a_marked_table(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # In process (a subprocess costs seconds): pytest's captured stdout/stderr are not terminals, as in CI.
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert main(command(tmp_path / "o")[3:]) == 0
+    out = capsys.readouterr()
+    assert not SGR.search(out.err + out.out)  # no escape codes in a CI log
+    lines = [ln for ln in out.err.splitlines() if ln.startswith("  [")]
     assert [ln.split()[1] for ln in lines] == ["token-bucket", "retry-backoff"]
-    assert "all runs" not in p.stderr
+    assert "all runs" not in out.err
     # Columns line up: every line has its "wall" at the same offset.
     assert len({ln.index("wall") for ln in lines}) == 1
-    (row,) = [ln for ln in p.stdout.splitlines() if "retry-backoff" in ln]
+    (row,) = [ln for ln in out.out.splitlines() if "retry-backoff" in ln]
     assert row.endswith("‹ over the limit")
 
 
