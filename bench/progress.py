@@ -98,7 +98,7 @@ class Live:
         # force_terminal: the caller has decided it is one. Colour off with NO_COLOR (rich reads it too).
         self.console = Console(file=stream, force_terminal=True, no_color=bool(os.environ.get("NO_COLOR")) or None)
         self.progress = _Bars(
-            TextColumn("{task.description:<34}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+            TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("elapsed"), TimeRemainingColumn(), TextColumn("left"),
             TextColumn("{task.fields[rejected]}"),
             # stdout is for the table and --json: never drawn into the display on stderr.
