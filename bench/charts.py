@@ -150,7 +150,7 @@ def attempts(path: Path, repeat: int = 0) -> dict[str, list[Attempt]]:
 
 
 def job_latencies_ms(attempts: Sequence[Attempt]) -> list[float]:
-    """Per job whose final attempt succeeded: final ``done_s − intended_s`` in ms (DESIGN §4 latency).
+    """Per job whose final attempt succeeded: final ``done_s − intended_s`` in ms (docs/metrics.md, latency).
 
     >>> job_latencies_ms([Attempt(0, 1, 0.0, 0.0, 0.0, 0.1, 429), Attempt(0, 2, 0.0, 1.0, 1.0, 1.25, 200),
     ...                   Attempt(1, 1, 0.0, 0.0, 0.0, 0.1, 429)])

@@ -1,25 +1,28 @@
-"""``python -m bench``: list strategies and scenarios, run comparisons, rebuild reports.
+"""ratebench: which asyncio throttling strategy goes as fast as a rate-limited API allows without crossing
+its limits. List strategies and scenarios, run comparisons, rebuild reports, judge runs in CI.
 
-Exit codes: 0 success, 1 interrupted (a signal, a dead server, a full disk: what was measured is
-kept, marked INCOMPLETE; a second SIGINT/SIGTERM exits 1 at once), 2 usage or input error.
+Exit codes of run: 0 every run finished; 3 finished, but a strategy failed or timed out (its row and
+reason are in the table); 1 interrupted (a signal, a dead server, a full disk: what was measured is kept,
+marked INCOMPLETE; a second Ctrl-C exits at once); 2 bad input. check: 0 hold, 1 breach, 2 bad input.
+Also runs as: python -m bench.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from bench import ceiling, matrix, netmodel, params, report, results, scenarios, watchdog
+from bench import ceiling, exitcodes, matrix, netmodel, params, report, results, scenarios, suggest, terminal, watchdog
 from bench.runner import RunResult, run_one, virtual_setup
 from bench.scenarios import Scenario, ScenarioError
 from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, RealServer, ServerError
@@ -65,8 +68,9 @@ def _arrivals_intact(run_dir: Path, doc: dict[str, Any]) -> bool:
     return True
 
 
-def write_report(run_dir: Path) -> str:
-    """(Re)build report.md, report.html and charts from what is on disk; returns the terminal table."""
+def write_report(run_dir: Path, color: bool = False) -> str:
+    """(Re)build report.md, report.html and charts from what is on disk; returns the terminal table (failed and
+    over-limit rows marked, in colour with ``color``; the failed runs' reasons under it)."""
     from bench import charts
 
     doc = results.load(run_dir)
@@ -81,7 +85,9 @@ def write_report(run_dir: Path) -> str:
         flagged = [report.LEGEND, *notes] if notes or any(r.get("harness") for r in rows) else []
         flagged += report.client_legend(rows)
         spread = [report.SPREAD_NOTE] if any(r.get("spread") for r in rows) else []
-        table = "\n".join([report.text_table(rows), *spread, *flagged, "", f"verdict: {v.headline()}"])
+        table = terminal.annotate(report.text_table(rows, report.reject_status(doc["meta"])), rows, color=color)
+        table = "\n".join([table, *spread, *flagged, *terminal.failures(doc["runs"]), "",
+                           f"verdict: {v.headline()}"])
         written = charts.write_all(run_dir, doc) if _arrivals_intact(run_dir, doc) else []
         markdown, page = report.render_markdown(doc, written), report.render_html(doc, written, base=run_dir)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -108,22 +114,26 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
              on_ceiling: Callable[[ceiling.Calibration], None] | None = None,
              profile: netmodel.Profile | None = None, target: str | None = None,
-             spec: params.Spec | None = None) -> None:
+             spec: params.Spec | None = None, on_start: Callable[[str, int], None] | None = None) -> None:
     """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row.
 
     Virtual runs draw their network delays and timer lateness from ``profile`` (``None``: schedule only),
     seeded per scenario and repeat (:func:`bench.netmodel.seed_for`). ``spec``: parameter settings
-    (bench.params); each configuration, each value of a sweep, is a row of its own."""
+    (bench.params); each configuration, each value of a sweep, is a row of its own. ``on_start(strategy,
+    repeat)`` is called before each run (the progress display), ``on_result`` after it. Repeats interleave:
+    repeat 0 of every strategy, then repeat 1, ... (:func:`interleaved`)."""
     classes = params.expand(names, spec if spec is not None else scenario.params)
+    started = on_start or (lambda name, k: None)
     if target is not None:  # someone else's API (bench.target): no mock server, no ceiling burst at it
         from bench import target as foreign
 
-        foreign.execute(target, transport, scenario, classes, repeat, on_result)
+        foreign.execute(target, transport, scenario, classes, repeat, on_result, on_start=started)
         return
     if clock == "virtual":
         for k, cls in interleaved(classes, repeat):
             # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
             server, loop = virtual_setup(scenario, k, profile)
+            started(cls.name, k)
             on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=True, loop_factory=loop).result)
         return
 
@@ -132,6 +142,7 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
         if on_ceiling is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
             on_ceiling(asyncio.run(ceiling.measure(real, scenario)))
         for k, cls in interleaved(classes, repeat):
+            started(cls.name, k)
             out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
             on_result(out.result)
             if out.abandoned:
@@ -142,7 +153,24 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
         real.__exit__(None, None, None)
 
 
+def _near_misses(args: argparse.Namespace) -> None:
+    """A mistyped built-in name: the near ones ("did you mean"), not a list of all 28."""
+    known = registry.names()
+    for n in (s.strip() for s in args.strategies.split(",")):
+        if n and n != "all" and ":" not in n and n not in known:
+            raise UsageError(f"--strategies: unknown strategy {n!r}{suggest.did_you_mean(n, known)}; "
+                             "`ratebench list` shows them all")
+    known_sc = [*scenarios.builtin_names(), *scenarios.ALIASES]
+    for sc in args.scenario.split(",") if matrix.is_matrix(args.scenario) else [args.scenario]:
+        sc = sc.strip()
+        if sc and sc != "all" and "/" not in sc and not sc.endswith(".toml") and not Path(sc).exists() \
+                and sc not in known_sc:
+            raise UsageError(f"--scenario: unknown scenario {sc!r}{suggest.did_you_mean(sc, known_sc)}"
+                             "; give a built-in name (`ratebench list`) or a .toml file")
+
+
 def _run(args: argparse.Namespace) -> int:
+    _near_misses(args)
     try:
         loaded = matrix.load(args.scenario) if matrix.is_matrix(args.scenario) else [scenarios.load(args.scenario)]
         names = registry.parse_list(args.strategies)
@@ -159,11 +187,13 @@ def _run(args: argparse.Namespace) -> int:
     if matrix.is_matrix(args.scenario):  # one run directory per scenario, in a new matrix directory
         try:
             return matrix.run(loaded, names, clock=args.clock, repeat=args.repeat, out=Path(args.out),
+                              run_dir=Path(args.run_dir) if args.run_dir else None,
                               run_scenario=lambda sc, run_dir: _run_in(args, sc, names, run_dir, cli_params))
         except OSError as e:  # the matrix directory itself cannot be made (matrix.run keeps later errors)
             raise UsageError(str(e)) from None
     try:
-        run_dir = results.new_run_dir(Path(args.out), loaded[0].name)
+        run_dir = (results.exact_run_dir(Path(args.run_dir)) if args.run_dir
+                   else results.new_run_dir(Path(args.out), loaded[0].name))
     except OSError as e:
         raise UsageError(str(e)) from None
     return _run_in(args, loaded[0], names, run_dir, cli_params)
@@ -231,27 +261,30 @@ def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: 
 
 def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str], run_dir: Path,
              writer: results.RunWriter, profile: netmodel.Profile | None, spec: params.Spec | None = None) -> int:
+    from bench import progress
+
     rows = len(params.expand(names, spec if spec is not None else scenario.params))
     total = rows * args.repeat
     print(f"ratebench: scenario {scenario.name!r}, {rows} strategies × {args.repeat} repeat(s), "
           f"{args.clock} clock → {run_dir}", file=sys.stderr)
+    shown = progress.reporter(total, scenario.server.headers.reject_status)
 
     def on_result(r: RunResult) -> None:
         writer.add(r)
         m = r.metrics
-        print(f"  [{len(writer.runs)}/{total}] {r.strategy:<22} {r.status:<7} {r.wall_s:6.2f}s wall  "
-              f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429"
-              + (f"  DISTURBED: {r.disturbed}" if r.disturbed else ""), file=sys.stderr)
+        note = "; ".join(x for x in (r.error if r.status != "ok" else None,
+                                     f"DISTURBED: {r.disturbed}" if r.disturbed else None) if x)
+        shown.finished(r.strategy, r.repeat, r.status, r.wall_s, m.succeeded, m.requests, m.throttled, note or None)
 
     def on_ceiling(c: ceiling.Calibration) -> None:
         writer.meta["ceiling"] = c.to_dict()
-        print(f"  harness ceiling {c.ceiling_rps or 0:.0f}/s ({c.requests} requests, {c.concurrency} in flight)"
-              + (f" — WARNING: {c.warning}" if c.warning else ""), file=sys.stderr)
+        shown.note(f"  harness ceiling {c.ceiling_rps or 0:.0f}/s ({c.requests} requests, {c.concurrency} in flight)"
+                   + (f" — WARNING: {c.warning}" if c.warning else ""))
 
     complete = False
     try:
         _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile,
-                 target=getattr(args, "target", None), spec=spec)
+                 target=getattr(args, "target", None), spec=spec, on_start=shown.started)
         complete = True
     except watchdog.Interrupted as e:
         print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
@@ -266,6 +299,8 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
         print(f"ratebench: {e}", file=sys.stderr)
     except results.WriteError as e:
         print(f"ratebench: {e}: stopped; {run_dir}/results.json holds the runs written before", file=sys.stderr)
+    finally:
+        shown.close()
     try:
         if complete:
             writer.finish()
@@ -274,17 +309,39 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
         print(f"ratebench: cannot mark the run complete: {e}", file=sys.stderr)
     # ``complete`` in results.json means every measurement is on disk; the report is derived from it
     # and can be rebuilt, but a report that could not be written is an error of this command, not hidden.
+    # With --json, stdout holds the summary alone; the table goes to stderr.
+    table_out = sys.stderr if args.json else sys.stdout
     try:
-        table = write_report(run_dir) if writer.runs else "(no runs finished)"
+        table = write_report(run_dir, terminal.use_color(table_out)) if writer.runs else "(no runs finished)"
     except Exception as e:
         print(f"ratebench: the report was not written ({e}); the measurements are in {run_dir}/results.json — "
-              f"retry with: python -m bench report {run_dir}", file=sys.stderr)
+              f"retry with: ratebench report {run_dir}", file=sys.stderr)
         table = report.text_table(report.summarise(writer.runs)) if writer.runs else "(no runs written)"
-        print(table)
-        return 1
-    print(table)
-    print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"))
-    return 0 if complete else 1
+        print(table, file=table_out)
+        _print_summary(args, run_dir, writer, complete, exitcodes.INTERRUPTED)
+        return exitcodes.INTERRUPTED
+    print(table, file=table_out)
+    print(f"\nresults: {run_dir}/" + ("" if complete else "  (INCOMPLETE)"), file=table_out)
+    code = exitcodes.for_runs(writer.runs, complete=complete)
+    if code == exitcodes.STRATEGY_FAILED:
+        print(f"ratebench: exit {code}: a strategy failed or timed out (reasons above)", file=sys.stderr)
+    _print_summary(args, run_dir, writer, complete, code)
+    return code
+
+
+def _print_summary(args: argparse.Namespace, run_dir: Path, writer: results.RunWriter, complete: bool,
+                   code: int) -> None:
+    """``run --json``: the run's summary on stdout, for scripts (the table went to stderr)."""
+    if not args.json:
+        return
+    rows = report.summarise(writer.runs, writer.meta) if writer.runs else []
+    print(json.dumps({"run_dir": str(run_dir), "complete": complete, "exit_code": code,
+                      "scenario": writer.meta["scenario"].get("name"), "clock": writer.meta["clock"],
+                      "runs": [{k: r.get(k) for k in ("strategy", "repeat", "status", "error")} for r in writer.runs],
+                      "ranking": [{k: row.get(k) for k in ("rank", "strategy", "status", "compliant", "completion",
+                                                           "throttled", "burst_ratio", "efficiency",
+                                                           "throughput_rps")} for row in rows]},
+                     indent=2, allow_nan=False))
 
 
 def _netmodel_meta(clock: str, spec: str, profile: netmodel.Profile | None, scenario: Scenario,
@@ -303,7 +360,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         return calibrate.main(args.out, quick=args.quick)
     except ServerError as e:
         print(f"ratebench: {e}", file=sys.stderr)
-        return 1
+        return exitcodes.INTERRUPTED
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -311,7 +368,7 @@ def _report(args: argparse.Namespace) -> int:
     if (run_dir / "matrix.json").is_file():  # a matrix directory: one report over its scenarios' runs
         return _matrix_report(run_dir)
     try:
-        print(write_report(run_dir))
+        print(write_report(run_dir, terminal.use_color(sys.stdout)))
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     except OSError as e:
@@ -347,23 +404,58 @@ def _compare(args: argparse.Namespace) -> int:
                         metrics=args.metrics, as_json=args.json, fail_on_regression=args.fail_on_regression)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list", help="strategies and built-in scenarios")
-    p.add_argument("--json", action="store_true")
+class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions as written (line breaks kept), and every option's default after its help text (not for
+    flags, whose default is off, nor where the help text says what happens without the option)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("ratebench")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _prog() -> str:
+    """``ratebench`` when run as the installed command, ``python -m bench`` as a module."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "python -m bench" if name in ("__main__.py", "", "-c") else name
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog or _prog(), description=__doc__, formatter_class=_Help)
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_Help)
+
+    p = add("list", help="strategies and built-in scenarios")
+    p.add_argument("--json", action="store_true", help="machine-readable list on stdout")
     p.set_defaults(func=_list)
-    p = sub.add_parser("run", help="run strategies against the mock server")
+    p = add("run", help="run strategies against the mock server (exit 0 all ok, 3 a strategy failed or timed out, "
+                        "1 interrupted, 2 bad input)")
     p.add_argument("--scenario", default="default",
                    help="built-in name or path to a .toml file; 'all' or a comma-separated list: the matrix")
     p.add_argument("--strategies", default="all", help="comma-separated names, module:Class, or 'all'")
-    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=1, help="runs per strategy (a fresh server state for each)")
     p.add_argument("--clock", choices=("real", "virtual"), default="real",
                    help="real: uvicorn over 127.0.0.1; virtual: in-process ASGI under virtual time")
     p.add_argument("--out", default="results", help="parent directory; each run gets a new subdirectory")
+    p.add_argument("--run-dir", default=None, metavar="PATH",
+                   help="write into exactly this directory instead (it must not exist yet; for CI); overrides --out")
+    p.add_argument("--json", action="store_true",
+                   help="print the run's summary (run directory, statuses, ranking, exit code) as JSON on stdout; "
+                        "the table goes to stderr")
     p.add_argument("--transport", choices=tuple(TRANSPORTS), default=DEFAULT_TRANSPORT,
-                   help=f"the harness's client in real mode (default {DEFAULT_TRANSPORT}; docs/transports.md)")
+                   help="the harness's client in real mode (docs/transports.md)")
     p.add_argument("--profile", default=None, metavar="NAME|FILE|none",
                    help="virtual clock: network/timer profile (default: the scenario's, else the shipped "
                         "'default'); 'none' = schedule only, no delays or late timers")
@@ -374,21 +466,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set a strategy parameter (repeatable); several values sweep it, one row per value "
                         "(e.g. pyrate-memory.buffer_ms=0,10,25,50; docs/strategies.md lists the parameters)")
     p.set_defaults(func=_run)
-    p = sub.add_parser("calibrate", help="measure this machine's delays and timer lateness into a profile")
-    p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")
+    p = add("calibrate", help="measure this machine's delays and timer lateness into a profile")
+    p.add_argument("--out", default=None, help="profile file to write (default: results/profile-<time>.json)")
     p.add_argument("--quick", action="store_true", help="a fifth of the samples (a smoke test, not a profile)")
     p.set_defaults(func=_calibrate)
-    p = sub.add_parser("report", help="rebuild report.md and charts of a run directory (or of a matrix directory: "
-                                      "one with matrix.json)")
-    p.add_argument("run_dir")
+    p = add("report", help="rebuild report.md, report.html and charts of a run directory (or of a matrix directory: "
+                           "one with matrix.json)")
+    p.add_argument("run_dir", help="a directory `ratebench run` wrote")
     p.set_defaults(func=_report)
-    p = sub.add_parser("check", help="the gate: judge a run against thresholds (exit 0 hold, 1 breach, 2 bad input)")
-    p.add_argument("run_dir")
+    p = add("check", help="the gate: judge a run against thresholds (exit 0 hold, 1 breach, 2 bad input)")
+    p.add_argument("run_dir", help="a directory `ratebench run` wrote")
     p.add_argument("--thresholds", required=True, help="TOML file of rules (docs/ci.md)")
-    p.add_argument("--baseline", help="an earlier run directory of the same scenario, for the baseline rules")
+    p.add_argument("--baseline", default=None,
+                   help="an earlier run directory of the same scenario, for the baseline rules")
     p.add_argument("--json", action="store_true", help="machine-readable verdict on stdout")
     p.set_defaults(func=_check)
-    p = sub.add_parser("compare", help="what changed from RUN_A to RUN_B, per strategy and metric, and whether it "
+    p = add("compare", help="what changed from RUN_A to RUN_B, per strategy and metric, and whether it "
                                       "is significant (docs/compare.md)")
     p.add_argument("run_a", help="the earlier run directory (the baseline)")
     p.add_argument("run_b", help="the later run directory, of the same scenario")
@@ -403,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-@contextmanager
+@contextlib.contextmanager
 def _signals() -> Iterator[None]:
     """The first SIGINT/SIGTERM ends the benchmark like Ctrl-C (what was measured is saved, the server
     stopped); a second one exits 1 at once, without a traceback (results.json then holds every run
@@ -430,24 +523,28 @@ def _signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         with _signals():
             return func(args)
     except UsageError as e:
         print(f"ratebench: {e}", file=sys.stderr)
-        return 2
+        return exitcodes.USAGE
     except KeyboardInterrupt:  # a signal outside a run (start-up, report): nothing measured to keep
         print("ratebench: interrupted", file=sys.stderr)
-        return 1
+        return exitcodes.INTERRUPTED
+    except BrokenPipeError:  # `ratebench list | head`: the reader left; not an error of ours
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exitcodes.OK
 
 
 def console() -> None:
     """The ``ratebench`` script: :func:`main`, then exit without finalising strategies the watchdog stopped
     (collecting a coroutine that swallows everything would run its code again, and could spin)."""
-    code = main()
+    code = main(prog=_prog())
     if watchdog.ABANDONED:
         sys.stdout.flush()
         sys.stderr.flush()

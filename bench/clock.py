@@ -13,7 +13,7 @@ an hour of ``asyncio.sleep`` takes milliseconds of wall time and every run is de
 
 Why integers, and why "at least one tick": a limiter that computes its next wake-up from floats can
 re-arm a timer at ``now + 1e-15``. A loop that advances by exactly the timeout (``looptime``) then
-never moves far enough for the timer to be due and spins for ever (DESIGN §5). Here the clock moves
+never moves far enough for the timer to be due and spins for ever. Here the clock moves
 to the next microsecond at or after the timer, so the timer fires and the limiter sees time pass.
 
 Libraries that read ``time.monotonic()`` (or ``time_ns``, …) rather than the loop clock follow it

@@ -1,5 +1,5 @@
 """Compliance as the server's verdict: replay a run's arrivals through a fresh copy of the scenario's own
-quota policy and count the arrivals it would reject (DESIGN §8, docs/metrics.md ``policy_rejected``).
+quota policy and count the arrivals it would reject (docs/metrics.md ``policy_rejected``).
 
 A sliding-window count (``burst_ratio``) is one rule for every API; a token bucket with a burst allowance,
 or a clock-aligned fixed window, legally accepts more than ``L`` arrivals in some window of ``W``. The

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import results, scenarios
+from bench import exitcodes, results, scenarios
 from bench.scenarios import Scenario, ScenarioError
 
 #: The ``--scenario`` value that means every built-in comparison scenario.
@@ -129,11 +129,13 @@ def _write(matrix_dir: Path, doc: dict[str, Any]) -> None:
 
 
 def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, repeat: int, out: Path,
-        run_scenario: RunScenario) -> int:
+        run_scenario: RunScenario, run_dir: Path | None = None) -> int:
     """Run every scenario of ``loaded`` with ``run_scenario`` into a new matrix directory under ``out``.
     Stops at the first scenario that does not finish (exit code non-zero: interrupted, a dead server, a full
-    disk), keeping what was measured; returns 0 when every scenario finished, else that code."""
-    matrix_dir = results.new_run_dir(out, "matrix")
+    disk), keeping what was measured; returns 0 when every scenario finished, 3 (bench.exitcodes) when
+    one had a strategy that failed or timed out, else the stopping code. ``run_dir``: the matrix directory,
+    exactly (``--run-dir``; it must not exist), instead of a new one under ``out``."""
+    matrix_dir = results.exact_run_dir(run_dir) if run_dir is not None else results.new_run_dir(out, "matrix")
     doc: dict[str, Any] = {
         "schema": SCHEMA, "kind": "matrix", "scenarios": [s.name for s in loaded], "strategies": list(strategies),
         "clock": clock, "repeat": repeat, "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -144,12 +146,14 @@ def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, re
     progress = Progress(sizes, 1.0 if clock == "real" else None, time.monotonic())
     print(f"ratebench: matrix of {len(loaded)} scenarios × {len(strategies)} strategies × {repeat} repeat(s), "
           f"{clock} clock → {matrix_dir}", file=sys.stderr)
-    code = 0
+    code, failed = 0, False
     try:
         for i, sc in enumerate(loaded):
             print(progress.line(i, time.monotonic()) + f"; next: {sc.name}", file=sys.stderr)
             code = run_scenario(sc, _scenario_dir(matrix_dir, sc.name))
-            if code != 0:
+            if code == exitcodes.STRATEGY_FAILED:  # finished, a strategy failed there: its row says why; go on
+                failed = True
+            elif code != exitcodes.OK:
                 print(f"matrix: scenario {sc.name!r} did not finish (exit {code}): stopping; the matrix is kept, "
                       "marked INCOMPLETE", file=sys.stderr)
                 return code
@@ -160,7 +164,7 @@ def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, re
         (matrix_dir / results.INCOMPLETE).unlink(missing_ok=True)
         print(progress.line(len(loaded), time.monotonic()), file=sys.stderr)
         print(f"\nmatrix: {matrix_dir}/", file=sys.stdout)
-        return 0
+        return exitcodes.STRATEGY_FAILED if failed else exitcodes.OK
     except OSError as e:  # a full disk, an unwritable directory: what was written stays, marked INCOMPLETE
         print(f"ratebench: matrix stopped: {e}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""The metrics of DESIGN §4, as pure functions over one run's records (no I/O, no clock).
+"""The metrics of docs/metrics.md, as pure functions over one run's records (no I/O, no clock).
 
 Inputs are the client's per-attempt records (:class:`bench.records.Attempt`), the server's arrival log
 (:class:`mock_server.log.Arrival`, times already relative to run start) and the declared quota tiers.

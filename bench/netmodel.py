@@ -2,7 +2,7 @@
 
 A virtual run with no model is a *schedule*: every request reaches the in-process server the instant
 it is sent and every timer fires on time, so a limiter that releases exactly at a window's edge never
-crosses it. Over a real socket it does (DESIGN §8). A :class:`Profile` holds what
+crosses it. Over a real socket it does (docs/fidelity.md). A :class:`Profile` holds what
 ``python -m bench calibrate`` measured on a real machine, as quantile tables:
 
 - ``send``: ``arrival_s − sent_s`` per attempt (client → server), by how many attempts were on their

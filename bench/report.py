@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,13 +31,25 @@ def _i(v: Any) -> str:
     return "–" if v is None else str(round(v))
 
 
+def _pct(v: Any) -> str:
+    """A share as a whole percentage, rounded down: 999 of 1000 is 99 %, never 100 % (a shortfall shows).
+
+    >>> [_pct(v) for v in (None, 0.0, 0.29, 0.999, 1.0)]
+    ['–', '0%', '29%', '99%', '100%']
+    """
+    if v is None:
+        return "–"
+    # round() first: 0.29 * 100 is 28.999999999999996 in binary floating point.
+    return f"{math.floor(round(v * 100, 6)) if v < 1 else 100}%"
+
+
 def _counts(v: Any) -> str:
     return "–" if not v else "/".join(str(round(x)) for x in v)
 
 
 COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("status", "status", str),
-    ("completion", "done", lambda v: "–" if v is None else f"{v:.0%}"),
+    ("completion", "done", _pct),
     ("throughput_rps", "rps", _f(1)),
     ("throttled", "429s", _i),
     ("errors", "errors", _i),
@@ -171,7 +184,7 @@ def virtual_verdicts(meta: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
 def compliant(run: Row) -> bool:
     """Finished, every job done, and no arrival the scenario's own policy would reject.
 
-    Compliance is the server's verdict (DESIGN §8): ``policy_rejected`` (the run's arrivals replayed
+    Compliance is the server's verdict: ``policy_rejected`` (the run's arrivals replayed
     through a fresh copy of the enforced policy, :mod:`bench.compliance`) must be 0. A token-bucket burst
     with 0 × 429 is compliant though its sliding-window ``burst_ratio`` is over 1. A run that was not
     replayed (written before the replay existed: no ``policy_rejected``, or ``null`` with a burst ratio)
@@ -268,8 +281,18 @@ def _footnotes(rows: Sequence[Row]) -> list[tuple[str, str]]:
     return [(r["strategy"], r["not_predictive"]) for r in rows if r.get("not_predictive")]
 
 
-def _headers() -> list[str]:
-    return ["#", "strategy", *(h for _, h, _ in COLUMNS), "harness"]
+def reject_status(meta: dict[str, Any] | None) -> int:
+    """The status the run's server rejects with (``[server.headers] reject_status``: 429, or 403 as GitHub)."""
+    try:
+        status = (meta or {})["resolved"]["server"]["headers"]["reject_status"]
+    except (KeyError, TypeError):
+        return 429
+    return status if isinstance(status, int) and not isinstance(status, bool) else 429
+
+
+def _headers(reject: int = 429) -> list[str]:
+    # The throttled column is named after the status the server rejects with ("403s" for a GitHub-like API).
+    return ["#", "strategy", *(f"{reject}s" if key == "throttled" else h for key, h, _ in COLUMNS), "harness"]
 
 
 def harness_notes(doc: dict[str, Any]) -> list[str]:
@@ -291,15 +314,15 @@ def harness_notes(doc: dict[str, Any]) -> list[str]:
     return notes
 
 
-def markdown_table(rows: Sequence[Row]) -> str:
-    head = _headers()
+def markdown_table(rows: Sequence[Row], reject: int = 429) -> str:
+    head = _headers(reject)
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def text_table(rows: Sequence[Row]) -> str:
-    table = [_headers(), *(_cells(r) for r in rows)]
+def text_table(rows: Sequence[Row], reject: int = 429) -> str:
+    table = [_headers(reject), *(_cells(r) for r in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     out = []
     for n, r in enumerate(table):
@@ -365,7 +388,7 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         f"{compliance.POLICY_RULE}. {compliance.SLIDING_RULE}. `peak win` and `first win` = arrivals in the "
         "busiest and the first window, per tier; latency from intended send time. Definitions: docs/metrics.md.",
         "",
-        markdown_table(rows),
+        markdown_table(rows, reject_status(meta)),
         *(["", *client_legend(rows)] if client_legend(rows) else []),
     ]
     if any(r.get("spread") for r in rows):
@@ -432,7 +455,7 @@ def render_html(doc: dict[str, Any], charts: Sequence[str] = (), base: Path | No
         f"{s} {h}" for s, h in unstable(rows))) + "</p>" if unstable(rows) else "")
               if any(r.get("spread") for r in rows) else "")
     unpredictive = "".join(f"<li><code>{esc(s)}</code>: {esc(why)}</li>" for s, why in _footnotes(rows))
-    head = "".join(f"<th>{esc(h)}</th>" for h in _headers())
+    head = "".join(f"<th>{esc(h)}</th>" for h in _headers(reject_status(doc["meta"])))
     body = "".join(
         f"<tr class=\"{'ok' if r['compliant'] else 'over'}\">" + "".join(f"<td>{esc(c)}</td>" for c in _cells(r))
         + "</tr>"

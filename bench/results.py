@@ -25,14 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 from bench import counters
 from bench.records import Arrival, Attempt
+from bench.request_ids import request_id
 from mock_server.ticks import from_seconds
 
 if TYPE_CHECKING:  # results only reads run results; importing the runner would invert the layers
     from bench.runner import RunResult
 
 SCHEMA_VERSION = 1
+#: ``request_id`` (last, so older files without it still read) is the id the server logged for the attempt
+#: (:mod:`bench.request_ids`): the join key to arrivals.csv, a string to every CSV reader.
 CSV_FIELDS = ("strategy", "repeat", "job", "attempt", "intended_s", "sent_s", "arrival_s", "done_s", "status",
-              "arrival_ns")
+              "arrival_ns", "request_id")
 #: The server's own log, per run: ground truth for every burst metric and for peak concurrency. ``t_ns``
 #: is the exact server time since run start in integer ns (what the window metrics count); ``t`` the
 #: same in seconds, for reading.
@@ -60,6 +63,20 @@ def new_run_dir(parent: Path, scenario: str) -> Path:
         (path / INCOMPLETE).write_text("this run has not finished; results.json holds what was measured so far\n")
         return path
     raise FileExistsError(f"no free run directory name under {parent}")
+
+
+def exact_run_dir(path: Path) -> Path:
+    """``path`` itself as a new run directory (``run --run-dir``, for CI): created with its parents; an
+    existing path is refused, never written into (results are never overwritten)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+    except FileExistsError:
+        raise FileExistsError(f"--run-dir {path}: already exists (a run directory is never reused)") from None
+    except OSError as e:
+        raise OSError(f"--run-dir {path}: cannot create it: {e.strerror or e}") from None
+    (path / INCOMPLETE).write_text("this run has not finished; results.json holds what was measured so far\n")
+    return path
 
 
 def _git_sha() -> str | None:
@@ -148,7 +165,7 @@ class RunWriter:
             with (self.path / "requests.csv").open("a", newline="") as f:
                 w = csv.writer(f)
                 for a in r.attempts:
-                    w.writerow(csv_row(r.strategy, r.repeat, a))
+                    w.writerow(csv_row(r.strategy, r.repeat, a, r.tag))
             with (self.path / "arrivals.csv").open("a", newline="") as f:
                 w = csv.writer(f)
                 for v in r.arrivals:
@@ -190,12 +207,12 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def csv_row(strategy: str, repeat: int, a: Attempt) -> list[object]:
+def csv_row(strategy: str, repeat: int, a: Attempt, tag: str = "") -> list[object]:
     # repr() round-trips floats exactly, and arrival_ns is the server's integer time, so requests.csv
     # recomputes every metric to the last digit.
     return [strategy, repeat, a.job, a.attempt, repr(a.intended_s), repr(a.sent_s),
             "" if a.arrival_s is None else repr(a.arrival_s), repr(a.done_s), a.status,
-            "" if a.arrival_ns is None else a.arrival_ns]
+            "" if a.arrival_ns is None else a.arrival_ns, request_id(a.job, a.attempt, tag)]
 
 
 def read_requests(path: Path) -> dict[tuple[str, int], list[Attempt]]:

@@ -36,7 +36,9 @@ from bench import clock, compliance, counters, metrics, netmodel
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
 from bench.loop_lag import Ticker
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
+from bench.request_ids import request_id
 from bench.scenarios import Scenario
+from bench.tally import LIVE
 from bench.transport import DEFAULT_LIMITS, AsgiServer, Server
 from mock_server import policies, ticks
 from strategies.base import GiveUp, Job, JobDropped, Strategy, Tier
@@ -59,6 +61,7 @@ class RunResult:
     outside_resets: int = 0  # resets of the server by someone else during the run
     harness: HarnessLag | None = None  # the harness's own lag (bench.harness_lag)
     counters: dict[str, int] = field(default_factory=dict)  # what the strategy counted (bench.counters)
+    tag: str = ""  # the run's request-id tag (bench.request_ids): requests.csv names each attempt's id with it
 
     @property
     def disturbed(self) -> str | None:
@@ -111,7 +114,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     RUN_TAG.set(tag)  # the strategy's task inherits it: the watchdog tells this run's arrivals apart by it
     loop = asyncio.get_running_loop()
     workload = scenario.workload
-    # Attempts only (the request id is job.attempt): a big run holds one small record per attempt.
+    # Attempts only (ids are bench.request_ids'): a big run holds one small record per attempt.
     pending: list[Attempt] = []
     tries: Counter[int] = Counter()
     # The harness's own lateness, per job and per attempt (seconds, packed: 8 bytes a sample).
@@ -134,6 +137,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         contextlib.nullcontext() if bound is None else asyncio.Semaphore(bound))
 
     now_ns = clock.loop_ns(loop)
+    LIVE.reset(workload.jobs, {429, scenario.server.headers.reject_status})  # the progress display's counts
     cost_header = scenario.server.cost.header  # every request declares its job's cost (1 by default)
     async with server.client(limits) as client:
 
@@ -177,7 +181,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 raise JobDropped(f"job {job.id} gave up ({job.give_up.kind}) before it was sent")
             tries[job.id] += 1
             n = tries[job.id]
-            rid = f"{job.id}.{n}{tag}"
+            rid = request_id(job.id, n, tag)
             sent = ready = loop.time() - t0
             status = TRANSPORT_ERROR
             if busy >= CROWD:
@@ -196,6 +200,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                 busy -= 1
                 # Recorded even when cancelled or failed: the attempt happened and may have reached the server.
                 pending.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
+                LIVE.count(status)
                 handed = left.pop(rid, None)
                 if handed is not None:
                     send_lags.append(send_lag(ready, handed - t0))
@@ -226,13 +231,13 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     log = await server.arrivals()
     arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
     by_id = {a.request_id: a.t_ns for a in arrivals}
-    own = {f"{a.job}.{a.attempt}{tag}" for a in pending}
+    own = {request_id(a.job, a.attempt, tag) for a in pending}
     foreign = sum(1 for a in arrivals if a.request_id not in own)
     del own
     outside = log.generation - generation if log.generation is not None and generation is not None else 0
 
     def joined(a: Attempt) -> Attempt:
-        ns = by_id.get(f"{a.job}.{a.attempt}{tag}")
+        ns = by_id.get(request_id(a.job, a.attempt, tag))
         return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
 
     attempts = tuple(sorted((joined(a) for a in pending), key=lambda a: (a.sent_s, a.job, a.attempt)))
@@ -265,7 +270,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                         transits((a.sent_s, a.arrival_s) for a in attempts if (a.job, a.attempt) not in crowded),
                         transit_judged=limits is None and server.name not in ("asgi", "target"))
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag,
-                     counted)
+                     counted, tag)
 
 
 def virtual_setup(scenario: Scenario, repeat: int = 0, profile: netmodel.Profile | None = None,

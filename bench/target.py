@@ -220,17 +220,21 @@ def cooldown_s(scenario: Scenario) -> float:
 
 
 def execute(url: str, transport: str, scenario: Scenario, classes: Sequence[type[Strategy]], repeat: int,
-            on_result: Callable[[RunResult], None], wait: Callable[[float], object] = time.sleep) -> None:
+            on_result: Callable[[RunResult], None], wait: Callable[[float], object] = time.sleep,
+            on_start: Callable[[str, int], None] | None = None) -> None:
     """Every strategy × repeat against the target, under the watchdog, one at a time, :func:`cooldown_s`
-    apart (no ceiling measurement: that would be a burst of requests at someone else's server).
+    apart (no ceiling measurement: that would be a burst of requests at someone else's server). Repeats
+    interleave, as against the mock: repeat 0 of every strategy, then repeat 1, ...
     ``wait`` blocks this (the orchestrating, not an event-loop) thread; a signal interrupts it."""
     pause = cooldown_s(scenario)
     first = True
-    for cls in classes:
-        for k in range(repeat):
+    for k in range(repeat):
+        for cls in classes:
             if not first and pause > 0:
                 print(f"  (waiting {pause:g} s for the target's quota windows to clear)", file=sys.stderr)
                 wait(pause)
             first = False
             server = TargetServer(url, transport, scenario.server.cost.header)
+            if on_start is not None:
+                on_start(cls.name, k)
             on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=False).result)

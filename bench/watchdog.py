@@ -48,6 +48,7 @@ import httpx
 
 from bench import clock, compliance, metrics
 from bench.records import CANCELLED, TRANSPORT_ERROR, Attempt
+from bench.request_ids import request_id
 from bench.runner import RUN_TAG, RunResult
 from bench.scenarios import Scenario
 from bench.transport import Server, ServerError
@@ -398,15 +399,15 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
                 judge = compliance.judge(scenario.server, t0_ns)  # what the policy says of the part that ran
             else:
                 error += "; server log incomplete: burst metrics withheld"
-    # Request ids are "job.attempt" plus, over a socket, the runner's per-run tag (".<hex>"): an id with our
-    # job.attempt but another tag is someone else's request, as in runner.run_one.
+    # Request ids are bench.request_ids' "j<job>.<attempt>" plus, over a socket, the runner's per-run tag
+    # (".<hex>"): an id with our job.attempt but another tag is someone else's request, as in runner.run_one.
     tag = watch.tag
     by_id = {a.request_id: a.t_ns for a in arrivals or ()}
-    own = {f"{a.job}.{a.attempt}{tag}" for a in attempts}
+    own = {request_id(a.job, a.attempt, tag) for a in attempts}
     foreign = sum(1 for a in arrivals or () if a.request_id not in own)
 
     def joined_one(a: Attempt) -> Attempt:
-        ns = by_id.get(f"{a.job}.{a.attempt}{tag}")
+        ns = by_id.get(request_id(a.job, a.attempt, tag))
         return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
 
     joined = tuple(sorted((joined_one(a) for a in attempts), key=lambda a: (a.sent_s, a.job, a.attempt)))
@@ -416,4 +417,4 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
                         oracle_makespan_s=None, rejected={429, scenario.server.headers.reject_status},
                         judge=judge, judge_origin_ns=t0_ns)
     return RunResult(str(strategy_cls.name), repeat, status, error, joined, arrivals or (), m, _wall() - started,
-                     foreign)
+                     foreign, tag=tag)

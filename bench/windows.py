@@ -1,7 +1,7 @@
 """Trailing-window counts: how many server arrivals the window ``W`` ending at each arrival holds.
 
 The burst-accuracy chart plots this series against the limit ``L``; its maximum is the
-``peak_window_count`` of DESIGN §4 (the busiest half-open window ``[s, s + W)`` always ends just after
+``peak_window_count`` of docs/metrics.md (the busiest half-open window ``[s, s + W)`` always ends just after
 an arrival, so looking back from every arrival finds it). Membership is the metric's and the server's:
 an earlier arrival ``a`` still counts at ``t`` iff ``a + W > t``, compared exactly — so give integer
 ticks (nanoseconds, :mod:`mock_server.ticks`) with ``window`` in the same unit, not float seconds, whose

@@ -1,6 +1,8 @@
 """Render pytest-benchmark JSON from ``benchmarks/test_overhead.py`` as the markdown of docs/overhead.md.
 
-    python benchmarks/render.py CPU.json WALL.json > docs/overhead.md
+    python benchmarks/render.py CPU.json WALL.json > results/overhead/overhead.md
+
+(``make bench-overhead`` does this; to publish, copy the result over docs/overhead.md and commit it.)
 
 ``CPU.json`` is a run with ``--benchmark-timer=time.process_time`` (CPU seconds of the whole process,
 worker threads included), ``WALL.json`` one with the default ``perf_counter``. Each benchmark round

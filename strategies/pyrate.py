@@ -8,7 +8,7 @@ second: its default algorithm is a sliding-window log, the same family as most A
 What pyrate-limiter 4.5.1 does (read from its source, pinned by the tests):
 
 - ``buffer_ms`` is an argument of ``Limiter`` and defaults to **50**: every wait is the bucket's
-  computed wait plus 50 ms. We pass 0 (DESIGN §7). That margin is what absorbs the time a clump takes
+  computed wait plus 50 ms. We pass 0, so that limiters compare at the declared rate. That margin is what absorbs the time a clump takes
   to reach the server: with 0, real runs of the default scenario get 429s (docs/strategies.md).
 - The sliding log admits up to ``L`` at once, then a refused acquire sleeps exactly until the entry
   blocking it leaves the window (``+ 1 ms``: timestamps are whole milliseconds and the window's lower
@@ -129,13 +129,13 @@ class _Offloaded(BucketAsyncWrapper):
         self.bucket.close()
 
 
-#: pyrate's margin added to every wait (its library default is 50; DESIGN §7 normalises it to 0).
+#: pyrate's margin added to every wait (its library default is 50; we normalise it to 0).
 BUFFER_MS = Param("buffer_ms", int, 0, "milliseconds pyrate adds to every wait (library default 50)", minimum=0)
 
 
 class _Pyrate(Strategy):
     params = (BUFFER_MS,)
-    #: Added by pyrate to every wait; its default is 50 ms (DESIGN §7: normalise to 0).
+    #: Added by pyrate to every wait; its default is 50 ms (we normalise it to 0).
     buffer_ms: ClassVar[int] = 0
 
     def _bucket(self, rates: list[Rate], workdir: Path) -> AbstractBucket:
@@ -190,7 +190,7 @@ class PyrateMemory(_Pyrate):
 class PyrateMemoryBuffered(PyrateMemory):
     """:class:`PyrateMemory` with pyrate's own default ``buffer_ms=50``: every wait 50 ms longer.
 
-    DESIGN §7 normalises ``buffer_ms`` to 0 so that limiters compare at the declared rate; this variant
+    We normalise ``buffer_ms`` to 0 so that limiters compare at the declared rate; this variant
     shows what that margin buys on a real network, where a clump released at the window edge reaches
     the server a few milliseconds after the limiter's window opened.
     """

@@ -17,7 +17,7 @@ directly (``Throttler(0.5, 1.0)`` lets one through per second: ``0 < 0.5``), and
 clumps does not always fit a longer declared window (5 per 2 s is 2.5/s; ``Throttler(2, 0.8)`` puts 2
 at 0, 0.81 and 1.62: 6 in 2 s). :func:`throttler_args` picks the largest whole clump ``n <= r`` that
 fits every declared tier, with ``period = n / r``: the long-run rate stays exactly ``r``, and for the
-usual one-second tiers it is ``Throttler(r, 1.0)`` (DESIGN §7).
+usual one-second tiers it is ``Throttler(r, 1.0)``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -320,3 +321,65 @@ def test_the_mock_server_dies_with_a_sigkilled_runner(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --- the command's surface (issue 10): --json, --run-dir, exit 3, --version, did-you-mean, help ---------------------
+
+
+def test_run_json_prints_the_summary_alone_on_stdout(tmp_path: Path, scenario_file: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "ci" / "run"
+    assert main(["run", "--scenario", str(scenario_file), "--strategies", "token-bucket,unlimited", "--clock",
+                 "virtual", "--run-dir", str(run_dir), "--json"]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)  # nothing else on stdout
+    assert doc["run_dir"] == str(run_dir) and doc["complete"] is True and doc["exit_code"] == 0
+    assert [r["strategy"] for r in doc["ranking"]] == ["token-bucket", "unlimited"]
+    assert doc["ranking"][0]["compliant"] is True and doc["ranking"][1]["throttled"] > 0
+    assert "token-bucket" in out.err  # the table went to stderr
+    assert (run_dir / "results.json").exists() and not (run_dir / results.INCOMPLETE).exists()
+
+
+def test_run_dir_is_never_reused(tmp_path: Path, scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "keep.txt").write_text("mine")
+    assert main(["run", "--scenario", str(scenario_file), "--strategies", "token-bucket", "--clock", "virtual",
+                 "--run-dir", str(run_dir)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert [p.name for p in run_dir.iterdir()] == ["keep.txt"]
+
+
+def test_a_failed_strategy_exits_3_with_its_reason_in_the_table(tmp_path: Path, scenario_file: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--scenario", str(scenario_file), "--strategies",
+                 "tests.bench.hostile_strategies:BadLimits,token-bucket", "--clock", "virtual",
+                 "--out", str(tmp_path)])
+    assert code == 3
+    out = capsys.readouterr().out
+    (row,) = [ln for ln in out.splitlines() if ln.split()[1:2] == ["bad-limits"]]
+    assert row.endswith("‹ failed")
+    reasons = out.split("failed runs:")[1]
+    assert "bad-limits repeat 0: failed — " in reasons
+
+
+def test_version_and_a_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--version"], prog="ratebench")
+    assert e.value.code == 0 and re.fullmatch(r"ratebench \S+\n", capsys.readouterr().out)
+    assert main(["run", "--strategies", "token-buket", "--clock", "virtual"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'token-bucket'" in err and "aiolimiter" not in err  # the near ones, not all 28
+    assert main(["run", "--scenario", "defualt", "--clock", "virtual"]) == 2
+    assert "did you mean 'default'" in capsys.readouterr().err
+
+
+def test_help_names_the_command_and_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"], prog="ratebench")
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("usage: ratebench run")
+    for default in ("(default: default)", "(default: all)", "(default: 1)", "(default: real)",
+                    "(default: results)", "(default: aiohttp-lean)"):
+        assert default in out
+    assert "``" not in out

@@ -55,7 +55,7 @@ def test_strategies_that_would_merge_into_one_row_exit_2(tmp_path: Path, scenari
 def test_hanging_exiting_and_misconfigured_strategies_are_rows_and_the_benchmark_goes_on(
         tmp_path: Path, scenario_file: Path) -> None:
     spec = ",".join(f"{HOSTILE}:{c}" for c in ("Exiter", "BadLimits", "Forger", "Swallower")) + ",token-bucket"
-    assert run(tmp_path, scenario_file, spec) == 0
+    assert run(tmp_path, scenario_file, spec) == 3  # finished, but strategies failed (bench.exitcodes)
     (run_dir,) = run_dirs(tmp_path / "o")
     doc = results.load(run_dir)
     assert [(r["strategy"], r["status"]) for r in doc["runs"]] == [
@@ -171,15 +171,15 @@ def test_real_mode_a_blocked_strategy_is_abandoned_and_the_next_gets_a_fresh_ser
     quick = tmp_path / "quick.toml"
     quick.write_text(SCENARIO.replace("timeout_s = 30", "timeout_s = 2").replace("jobs = 12", "jobs = 3"))
     assert main(["run", "--scenario", str(quick), "--strategies", f"{HOSTILE}:Sleeper,token-bucket",
-                 "--out", str(tmp_path / "o")]) == 0
+                 "--out", str(tmp_path / "o")]) == 3  # the Sleeper timed out
     (run_dir,) = run_dirs(tmp_path / "o")
     doc = results.load(run_dir)
     assert [(r["strategy"], r["status"]) for r in doc["runs"]] == [("sleeper", "timeout"), ("token-bucket", "ok")]
     assert "abandoned" in doc["runs"][0]["error"]
     logs = results.read_arrivals(run_dir / "arrivals.csv")
-    # Over a socket the ids carry the run's random tag: "job.attempt.<tag>".
+    # Over a socket the ids carry the run's random tag: "j<job>.<attempt>.<tag>".
     def ids(log: list[Arrival]) -> list[str]:
         return sorted(".".join(a.request_id.split(".")[:2]) for a in log)
 
-    assert ids(logs[("sleeper", 0)]) == ["0.1"]
-    assert ids(logs[("token-bucket", 0)]) == sorted(f"{i}.1" for i in range(3))
+    assert ids(logs[("sleeper", 0)]) == ["j0.1"]
+    assert ids(logs[("token-bucket", 0)]) == sorted(f"j{i}.1" for i in range(3))

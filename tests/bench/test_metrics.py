@@ -1,4 +1,4 @@
-"""Metrics of DESIGN §4 on small fixed inputs, each expected value computed by hand in a comment."""
+"""Metrics of docs/metrics.md on small fixed inputs, each expected value computed by hand in a comment."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_a_report_that_fails_is_reported_not_hidden(tmp_path: Path, monkeypatch:
                  "--out", str(out)]) == 1
     err = capsys.readouterr().err
     (run,) = out.iterdir()
-    assert "the report was not written (disk full)" in err and f"python -m bench report {run}" in err
+    assert "the report was not written (disk full)" in err and f"ratebench report {run}" in err
     # The measurements themselves are complete and kept; only the derived report is missing.
     assert results.load(run)["complete"] is True and not (run / "report.md").exists()
 
@@ -73,3 +73,15 @@ def test_a_run_whose_burst_ratio_was_withheld_is_not_ranked_compliant() -> None:
 
     rows = report.summarise([run("withheld", None, 0.99), run("measured", 1.0, 0.5)])
     assert [(r["strategy"], r["compliant"]) for r in rows] == [("measured", True), ("withheld", False)]
+
+
+def test_the_rejection_column_is_named_after_the_servers_status_and_done_rounds_down() -> None:
+    meta = {"resolved": {"server": {"headers": {"reject_status": 403}}}}
+    run = {"strategy": "s", "repeat": 0, "status": "ok",
+           "metrics": {"completion": 0.999, "throttled": 3, "burst_ratio": 1.0}}
+    rows = report.summarise([run], meta)
+    head, _, line = report.text_table(rows, report.reject_status(meta)).splitlines()[:3]
+    assert "403s" in head.split() and "429s" not in head.split()
+    assert "99%" in line.split() and "100%" not in line  # 999 of 1000 jobs is not all of them
+    assert "| 403s |" in report.markdown_table(rows, 403)
+    assert report.reject_status({}) == 429 and report.reject_status({"resolved": {"server": {}}}) == 429

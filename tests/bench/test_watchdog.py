@@ -37,7 +37,7 @@ def test_a_strategy_that_swallows_cancellation_is_a_timeout_in_virtual_mode() ->
     assert r.status == "timeout" and "ignores cancellation" in (r.error or "")
     assert not out.abandoned
     assert [(a.job, a.attempt, a.status) for a in r.attempts] == [(0, 1, 200)]
-    assert [a.request_id for a in r.arrivals] == ["0.1"] and r.attempts[0].arrival_s == 0.0
+    assert [a.request_id for a in r.arrivals] == ["j0.1"] and r.attempts[0].arrival_s == 0.0
 
 
 def test_a_blocked_virtual_loop_is_abandoned_and_the_clock_given_back() -> None:
@@ -98,7 +98,7 @@ def test_real_mode_swallower_and_blocker_end_as_timeouts() -> None:
             hostile.Sleeper.seconds = 30.0
         assert block.result.status == "timeout" and block.abandoned
         assert REAL_TIME(MONO) - t < 20
-        assert [a.request_id.split(".")[:2] for a in block.result.arrivals] == [["0", "1"]]  # + the run's tag
+        assert [a.request_id.split(".")[:2] for a in block.result.arrivals] == [["j0", "1"]]  # + the run's tag
 
 
 def test_virtual_runs_do_not_leak_the_time_patch(tmp_path: Path) -> None:

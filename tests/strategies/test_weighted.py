@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from bench import clock, scenarios
+from bench import clock, request_ids, scenarios
 from strategies.base import Tier
 from strategies.registry import resolve
 from strategies.token_bucket_weighted import WeightedBucket
@@ -19,6 +19,12 @@ WEIGHTED = ["token-bucket-weighted", "aiolimiter-weighted", "pyrate-weighted", "
 COUNTING = ["token-bucket", "aiolimiter", "pyrate-memory"]
 
 
+def job_of(request_id: str) -> int:
+    parsed = request_ids.parse(request_id)
+    assert parsed is not None, request_id
+    return parsed[0]
+
+
 def tier_ratios(name: str, scenario: str) -> tuple[float, float, float, int]:
     sc = scenarios.load(scenario)
     r = end_to_end(resolve(name), sc)
@@ -26,7 +32,7 @@ def tier_ratios(name: str, scenario: str) -> tuple[float, float, float, int]:
     m = r.metrics
     # The server logged every job's cost as the runner declared it (x-cost), first attempts included.
     costs = sc.workload.costs()
-    assert all(a.cost == costs[int(a.request_id.split(".")[0])] for a in r.arrivals)
+    assert all(a.cost == costs[job_of(a.request_id)] for a in r.arrivals)
     assert m.efficiency is None or 0 < m.efficiency <= 1.0  # the weighted oracle is never beaten
     return m.peak_window_count[0] / req.limit, m.peak_window_count[1] / tok.limit, m.completion or 0.0, m.throttled
 
