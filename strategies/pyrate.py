@@ -8,8 +8,9 @@ second: its default algorithm is a sliding-window log, the same family as most A
 What pyrate-limiter 4.5.1 does (read from its source, pinned by the tests):
 
 - ``buffer_ms`` is an argument of ``Limiter`` and defaults to **50**: every wait is the bucket's
-  computed wait plus 50 ms. We pass 0, so that limiters compare at the declared rate. That margin is what absorbs the time a clump takes
-  to reach the server: with 0, real runs of the default scenario get 429s (docs/strategies.md).
+  computed wait plus 50 ms. We pass 0, so that limiters compare at the declared rate. That margin is what
+  absorbs the time a clump takes to reach the server: with 0, real runs of the default scenario get 429s
+  (docs/strategies.md).
 - The sliding log admits up to ``L`` at once, then a refused acquire sleeps exactly until the entry
   blocking it leaves the window (``+ 1 ms``: timestamps are whole milliseconds and the window's lower
   bound is inclusive): clumps of ``L`` every ``W + 1 ms``. Never more than ``L`` in any window.
