@@ -19,13 +19,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import ceiling, netmodel, report, results, scenarios, watchdog
+from bench import ceiling, multiprocess, netmodel, redis_server, report, results, scenarios, watchdog
 from bench.runner import RunResult, run_one, virtual_setup
 from bench.scenarios import Scenario, ScenarioError
 from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, RealServer, ServerError
 from mock_server import process
 from strategies import registry
-from strategies.base import Tier
+from strategies.base import Strategy, Tier
 from strategies.registry import UnknownStrategy
 
 
@@ -90,15 +90,29 @@ def write_report(run_dir: Path) -> str:
 def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
              on_ceiling: Callable[[ceiling.Calibration], None] | None = None,
-             profile: netmodel.Profile | None = None) -> None:
+             profile: netmodel.Profile | None = None, processes: int = 1) -> None:
     """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row.
 
     Virtual runs draw their network delays and timer lateness from ``profile`` (``None``: schedule only),
-    seeded per scenario and repeat (:func:`bench.netmodel.seed_for`)."""
+    seeded per scenario and repeat (:func:`bench.netmodel.seed_for`). A strategy that needs Redis gets a
+    private redis-server (bench.redis_server), or a ``skipped`` row saying why not. ``processes`` > 1 splits
+    each run across that many client processes (bench.multiprocess; real clock only)."""
     classes = [registry.resolve(n) for n in names]
+    with redis_server.for_runs(classes, virtual=clock == "virtual") as prepare:
+        _execute_prepared(scenario, classes, repeat, clock, on_result, transport, on_ceiling, profile, processes,
+                          prepare)
+
+
+def _execute_prepared(scenario: Scenario, classes: Sequence[type[Strategy]], repeat: int, clock: str,
+                      on_result: Callable[[RunResult], None], transport: str,
+                      on_ceiling: Callable[[ceiling.Calibration], None] | None, profile: netmodel.Profile | None,
+                      processes: int, prepare: Callable[[type[Strategy]], str | None]) -> None:
     if clock == "virtual":
         for cls in classes:
             for k in range(repeat):
+                if (why := prepare(cls)) is not None:
+                    on_result(redis_server.skipped(cls, scenario, k, why))
+                    continue
                 # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
                 server, loop = virtual_setup(scenario, k, profile)
                 on_result(watchdog.run(run_one, cls, scenario, server, k, virtual=True, loop_factory=loop).result)
@@ -110,6 +124,12 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
             on_ceiling(asyncio.run(ceiling.measure(real, scenario)))
         for cls in classes:
             for k in range(repeat):
+                if (why := prepare(cls)) is not None:
+                    on_result(redis_server.skipped(cls, scenario, k, why))
+                    continue
+                if processes > 1:  # worker processes, watched by multiprocess itself (they cannot block us)
+                    on_result(multiprocess.run(cls, scenario, real, k, processes))
+                    continue
                 out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
                 on_result(out.result)
                 if out.abandoned:
@@ -128,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
+    if (why := multiprocess.usage_error(args.processes, args.clock, scenario.kind)) is not None:
+        raise UsageError(why)
     profile_spec = args.profile or scenario.profile
     try:
         profile = netmodel.load_profile(profile_spec) if args.clock == "virtual" else None
@@ -153,6 +175,7 @@ def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: 
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
                                                       strategies=list(names), repeat=args.repeat)
+                             | ({"processes": args.processes} if args.processes > 1 else {})
                              | _netmodel_meta(args.clock, profile_spec, profile, scenario, args.repeat))
 
 
@@ -176,7 +199,8 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
 
     complete = False
     try:
-        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile)
+        _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile,
+                 args.processes)
         complete = True
     except watchdog.Interrupted as e:
         print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
@@ -269,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None, metavar="NAME|FILE|none",
                    help="virtual clock: network/timer profile (default: the scenario's, else the shipped "
                         "'default'); 'none' = schedule only, no delays or late timers")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="split each run's jobs across N client processes on one API key (real clock; "
+                        "docs/scaling.md)")
     p.set_defaults(func=_run)
     p = sub.add_parser("calibrate", help="measure this machine's delays and timer lateness into a profile")
     p.add_argument("--out", default=None, help="profile file to write (default results/profile-<time>.json)")
@@ -303,6 +330,7 @@ def _signals() -> Iterator[None]:
             raise KeyboardInterrupt
         os.write(2, b"\nratebench: second signal: exiting now (exit 1); the run directory stays INCOMPLETE\n")
         process.kill_children()
+        redis_server.kill_children()
         os._exit(1)
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}

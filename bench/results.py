@@ -114,6 +114,8 @@ def run_entry(r: RunResult) -> dict[str, Any]:
              "foreign_arrivals": r.foreign_arrivals, "outside_resets": r.outside_resets}
     if r.harness is not None:  # the harness's own lag (bench.harness_lag), beside the metrics it may taint
         entry["harness"] = r.harness.to_dict()
+    if r.processes:  # a --processes N run: each client process's own figures (bench.multiprocess)
+        entry["processes"] = list(r.processes)
     return entry
 
 

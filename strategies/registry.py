@@ -35,6 +35,9 @@ BUILTIN: dict[str, str] = {
     "pyrate-memory": "strategies.pyrate:PyrateMemory",
     "pyrate-memory-buffered": "strategies.pyrate:PyrateMemoryBuffered",
     "pyrate-sqlite": "strategies.pyrate:PyrateSqlite",
+    # State in Redis, one quota for many client processes (issue 12): need a redis-server (bench.redis_server).
+    "pyrate-redis": "strategies.pyrate_redis:PyrateRedis",
+    "pyrate-redis-gcra": "strategies.pyrate_redis:PyrateRedisGcra",
     "worker-pool": "strategies.worker_pool:WorkerPool",
     "httpx-limits": "strategies.httpx_limits:HttpxLimits",
     "retry-backoff": "strategies.retry_backoff:RetryBackoff",
