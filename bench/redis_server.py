@@ -107,6 +107,8 @@ class RedisServer:
         self.port = _free_port()
         # The password goes in through stdin (a config read from "-"), never on the command line.
         config = (f"port {self.port}\nbind 127.0.0.1\nprotected-mode yes\nsave \"\"\nappendonly no\n"
+                  # Its own title would overwrite its environment, where the test suite looks for its mark.
+                  "set-proc-title no\n"
                   f"dir {self._dir.name}\nlogfile {self._dir.name}/redis.log\ndaemonize no\n"
                   f"requirepass {self._password}\n")
         try:

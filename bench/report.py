@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import process_figures
+
 Row = dict[str, Any]
 
 def _f(digits: int) -> Callable[[Any], str]:
@@ -266,6 +268,7 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
     unpredictive = _footnotes(rows)
     if unpredictive:
         parts += ["", NOT_PREDICTIVE, ""] + [f"- `{s}`: {why}" for s, why in unpredictive]
+    parts += process_figures.markdown(doc)  # a --processes N run: each client process's own figures
     errors = [(r["strategy"], r["repeat"], r["status"], r["error"]) for r in doc["runs"] if r.get("error")]
     if errors:
         parts += ["", "## Runs that did not finish, and figures withheld", ""]
@@ -343,6 +346,7 @@ rest (in red). Definitions: docs/metrics.md.</p>
 {f"<p><b>{esc(run_note)}</b></p>" if run_note else ""}
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 {harness}
+{process_figures.html_section(doc)}
 {f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{unpredictive}</ul>" if unpredictive else ""}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Runs disturbed from outside</h2><p>Others' requests or resets reached the server: not ranked compliant."

@@ -1,0 +1,90 @@
+"""``--processes N`` (bench.multiprocess): one run split across client processes on one key; per-process figures
+and the total, from the server's log; usage errors; Redis strategies skipped, with the reason, where they cannot run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+
+from bench import cli, multiprocess, redis_server, scenarios
+from bench.redis_server import RedisServer
+from bench.transport import RealServer
+from strategies.pyrate_redis import KEY
+from strategies.registry import resolve
+
+SMALL = """
+name = "two-procs"
+kind = "multi-process"
+[server]
+latency_ms = 2
+[[server.quota]]
+algorithm = "sliding-log"
+limit = 4
+window_s = 0.4
+[workload]
+jobs = 16
+[client]
+timeout_s = 30
+"""
+
+
+def _run_dir(out: Path) -> Path:
+    (d,) = out.iterdir()
+    return d
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["run", "--strategies", "unlimited", "--out", str(tmp_path)]
+    assert cli.main([*base, "--processes", "2", "--clock", "virtual"]) == 2
+    assert "real clock only" in capsys.readouterr().err
+    assert cli.main([*base, "--processes", "0"]) == 2
+    assert "--processes: must be 1..64, got 0" in capsys.readouterr().err
+    assert cli.main([*base, "--scenario", "shared-quota"]) == 2
+    assert "--processes N with N >= 2" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # refused before a run directory is made
+
+
+def test_redis_strategies_are_skipped_rows_in_virtual_time(tmp_path: Path) -> None:
+    assert cli.main(["run", "--clock", "virtual", "--strategies", "unlimited,pyrate-redis", "--out", str(tmp_path),
+                     "--profile", "none"]) == 0
+    runs = {r["strategy"]: r for r in json.loads((_run_dir(tmp_path) / "results.json").read_text())["runs"]}
+    assert runs["unlimited"]["status"] == "ok"
+    assert runs["pyrate-redis"]["status"] == "skipped"
+    assert runs["pyrate-redis"]["error"] == redis_server.VIRTUAL_REASON
+    assert "pyrate-redis" in (_run_dir(tmp_path) / "report.md").read_text()
+
+
+@pytest.mark.skipif(redis_server.unavailable() is not None, reason=str(redis_server.unavailable()))
+def test_two_client_processes_in_memory_vs_one_redis_quota(tmp_path: Path) -> None:
+    scenario = scenarios.from_dict(__import__("tomllib").loads(SMALL), "two-procs")
+    with RealServer() as server, RedisServer() as r, redis_server.provide(r.url):
+        alone = multiprocess.run(resolve("token-bucket"), scenario, server, 0, 2)
+        r.flush()
+        shared = multiprocess.run(resolve("pyrate-redis"), scenario, server, 0, 2)
+        with redis.Redis.from_url(r.url) as client:
+            stamps = sorted(int(s) for _, s in client.zrange(KEY, 0, -1, withscores=True))
+
+    for out in (alone, shared):
+        assert out.status == "ok", out.error
+        assert out.foreign_arrivals == 0 and len(out.arrivals) == 16  # one tag: every arrival is the run's own
+        assert [p["requests"] for p in out.processes] == [8, 8]
+        assert [p["process"] for p in out.processes] == [0, 1]
+        assert sum(p["attempts"] for p in out.processes) == out.metrics.attempts == 16  # type: ignore[misc]
+        assert len({a.job for a in out.attempts}) == 16  # jobs split, none run twice
+    # In memory: each process keeps about the quota (4 per 0.4 s; an edge-exact bucket may see a fifth), together
+    # they send about twice it: the total's burst is well above any one process's.
+    own = [p["burst_ratio"] for p in alone.processes]
+    assert alone.metrics.burst_ratio is not None and alone.metrics.burst_ratio >= 1.5
+    assert all(isinstance(b, float) and b < alone.metrics.burst_ratio for b in own), own
+    assert alone.metrics.throttled > 0
+    # In Redis: one log for both processes: never more than 4 grants in any 400 ms, all 16 jobs done.
+    assert len(stamps) == 16
+    assert max(sum(1 for t in stamps if s <= t < s + 400) for s in stamps) == 4
+    assert shared.metrics.completion == 1.0
+    # At the server, one request may straddle a window edge when a process stalls more than pyrate's 50 ms
+    # margin between its grant and its send (a loaded machine); never the other process's whole share.
+    assert shared.metrics.burst_ratio is not None and shared.metrics.burst_ratio <= 1.25
