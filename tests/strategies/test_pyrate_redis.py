@@ -1,5 +1,6 @@
 """pyrate-redis and pyrate-redis-gcra against a real redis-server (bench.redis_server): the clock each trusts
-(a skewed host's wall clock lets requests through early); and what a briefly unreachable Redis does (sends wait; past the patience, the run fails rather than send unthrottled).
+(a skewed host's wall clock lets requests through early); and what a briefly unreachable Redis does (sends
+wait; past the patience, the run fails rather than send unthrottled).
 
 Real time and real sockets (virtual time cannot wait on them): assertions are on what the limiter itself
 granted (its log in Redis) and on ordering, never on a wall-clock rate. Two client processes sharing one
