@@ -8,7 +8,7 @@ acquire, one round trip), so N processes on one key hold one quota between them:
   ``pyrate-memory``: clumps of ``L`` every ``W + buffer``.
 - :class:`PyrateRedisGcra` (``pyrate-redis-gcra``): ``StateBucket(GCRA(), RedisStateStore)``, the generic
   cell rate algorithm (a token bucket kept as one timestamp per tier, in a Redis hash), ``burst = 1``: one
-  request every ``W / L``, never a clump. pyrate's ``TokenBucket`` is the same class under another name.
+  request every ``(W + 50 ms) / L``, never a clump. pyrate's ``TokenBucket`` is the same class under another name.
 
 Why pyrate for both: it is the one maintained asyncio library here with a Redis sliding log *and* a Redis
 GCRA behind one API (``Limiter.try_acquire_async``), so the two differ only in the algorithm.
@@ -160,15 +160,22 @@ class PyrateRedis(_PyrateRedis):
 
 
 class PyrateRedisGcra(_PyrateRedis):
-    """``Limiter(StateBucket([Rate(L, W, burst=1) per tier], GCRA(), RedisStateStore(client, KEY)))``: one
-    request every ``W / L``, shared through Redis."""
+    """``Limiter(StateBucket([Rate(L, W + 50 ms, burst=1) per tier], GCRA(), RedisStateStore(client, KEY)))``:
+    one request every ``(W + 50 ms) / L``, shared through Redis."""
 
     name = "pyrate-redis-gcra"
     description = "pyrate-limiter v4 GCRA (token bucket as one timestamp in a Redis hash), burst 1: smooth, " \
                   "one quota for all processes"
 
+    #: Added to every window: ``Rate(L, W + margin, burst=1)``, one request every ``(W + margin) / L``. A GCRA
+    #: spaced exactly ``W / L`` puts the ``L + 1``-th request exactly one window after the first, so any
+    #: jitter between grant and arrival (one late request among twenty) is a 429 at the server: the first
+    #: shared-quota run without it got 1 × 429. 50 ms is pyrate's own default ``buffer_ms``, spread over the
+    #: window instead of added to every wait (that would double the spacing at 20/s).
+    margin_ms: ClassVar[int] = 50
+
     def rates(self) -> list[Rate]:
-        return [Rate(r.limit, r.interval, burst=1) for r in pyrate_rates(self.quota.tiers)]
+        return [Rate(r.limit, r.interval + self.margin_ms, burst=1) for r in pyrate_rates(self.quota.tiers)]
 
     async def bucket(self, client: aioredis.Redis) -> AbstractBucket:
         return gcra_bucket(client, self.rates())

@@ -79,6 +79,31 @@ def test_clock_skew_lets_a_clump_through_early(server: RedisServer) -> None:
     assert asyncio.run(scenario(5)) == 4  # 5 ms ahead: a whole clump, 8 in one true 400 ms window
 
 
+def test_sliding_log_misses_an_entry_another_process_stamped_later(server: RedisServer) -> None:
+    """pyrate's Redis log counts the window up to the *caller's* stamp (``ZCOUNT key start now``). Two processes
+    stamp before their scripts run; when the later stamp's script runs first, the earlier one does not see it:
+    one request over the limit, per process racing at the window's edge. GCRA has no such race (it takes the
+    stored state when it is ahead of ``now``)."""
+
+    async def admitted(log: bool) -> int:
+        client = connect(server.url)
+        try:
+            await client.flushall()
+            a = await log_bucket(client, [Rate(4, 400)], key="r") if log else \
+                gcra_bucket(client, [Rate(4, 400, burst=4)], key="r")
+            b = await log_bucket(client, [Rate(4, 400)], key="r") if log else \
+                gcra_bucket(client, [Rate(4, 400, burst=4)], key="r")
+            for i in range(3):
+                assert await a.put(RateItem(f"a{i}", 10_000))
+            assert await a.put(RateItem("a3", 10_002))  # process A stamped 10 002, its script ran first
+            return int(await b.put(RateItem("b0", 10_001)))  # process B stamped 10 001, just before A
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(admitted(log=True)) == 1  # 5 in one 400 ms window: one over
+    assert asyncio.run(admitted(log=False)) == 0
+
+
 def test_clock_skew_on_gcra_costs_only_the_skew(server: RedisServer) -> None:
     """GCRA (burst 1, one every 100 ms): a host 5 ms ahead is admitted 5 ms early, not a clump early."""
 
