@@ -59,6 +59,8 @@ MAX_PROCESSES = 64
 START_MARGIN_S = 0.2
 #: Time a worker may take to start (interpreter, imports, strategy, client) before the run is abandoned.
 READY_TIMEOUT_S = 60.0
+#: Time a worker may take past the run's own timeout to hand its records over before it is killed.
+HANDOVER_S = 30.0
 #: The per-process figures kept in results.json (from :class:`bench.metrics.Metrics`, plus a few of our own).
 FIGURES = ("requests", "attempts", "succeeded", "throttled", "errors", "burst_ratio", "peak_window_count",
            "latency_p50_ms", "latency_p99_ms", "throughput_rps", "cpu_s_per_1k")
@@ -249,7 +251,7 @@ def run(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, re
             c.proc.stdin.write(b"%d\n" % t0_ns)
             c.proc.stdin.flush()
         # Each worker ends its own run at timeout_s (run_one); the margin covers its start and its hand-over.
-        _pump(children, "eof", time.monotonic() + START_MARGIN_S + scenario.timeout_s + 30.0)
+        _pump(children, "eof", time.monotonic() + START_MARGIN_S + scenario.timeout_s + HANDOVER_S)
         parts: list[tuple[RunResult | str, float] | str] = []
         for c in children:
             if not c.eof:
@@ -308,8 +310,9 @@ def _merge(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer,
     log = asyncio.run(server.arrivals())
     arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
     by_id = {a.request_id: a.t_ns for a in arrivals}
-    own = {f"{a.job}.{a.attempt}{tag}" for part in mine for a in part}
-    foreign = sum(1 for a in arrivals if a.request_id not in own)
+    # The run's own by its tag, which nobody else can guess: a process that died without handing its records
+    # over still sent them, and they are not foreign traffic.
+    foreign = sum(1 for a in arrivals if not a.request_id.endswith(tag))
     outside = log.generation - generation if log.generation is not None and generation is not None else 0
     if not log.complete:
         errors.append(f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld")

@@ -5,6 +5,7 @@ and the total, from the server's log; usage errors; Redis strategies skipped, wi
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_redis_strategies_are_skipped_rows_in_virtual_time(tmp_path: Path) -> No
 
 @pytest.mark.skipif(redis_server.unavailable() is not None, reason=str(redis_server.unavailable()))
 def test_two_client_processes_in_memory_vs_one_redis_quota(tmp_path: Path) -> None:
-    scenario = scenarios.from_dict(__import__("tomllib").loads(SMALL), "two-procs")
+    scenario = scenarios.from_dict(tomllib.loads(SMALL), "two-procs")
     with RealServer() as server, RedisServer() as r, redis_server.provide(r.url):
         alone = multiprocess.run(resolve("token-bucket"), scenario, server, 0, 2)
         r.flush()
@@ -88,3 +89,18 @@ def test_two_client_processes_in_memory_vs_one_redis_quota(tmp_path: Path) -> No
     # At the server, one request may straddle a window edge when a process stalls more than pyrate's 50 ms
     # margin between its grant and its send (a loaded machine); never the other process's whole share.
     assert shared.metrics.burst_ratio is not None and shared.metrics.burst_ratio <= 1.25
+
+
+def test_a_worker_that_dies_or_hangs_is_a_failed_row_and_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.bench.hostile_strategies import Exiter, Sleeper
+
+    monkeypatch.setattr(multiprocess, "HANDOVER_S", 1.0)
+    scenario = scenarios.from_dict({**tomllib.loads(SMALL), "client": {"timeout_s": 1}}, "two-procs")
+    with RealServer() as server:
+        died = multiprocess.run(Exiter, scenario, server, 0, 2)
+        hung = multiprocess.run(Sleeper, scenario, server, 0, 2)
+    assert died.status == "failed" and "SystemExit: 3" in str(died.error)
+    assert died.foreign_arrivals == 0 and len(died.arrivals) >= 2  # what the dead processes sent is still ours
+    assert hung.status == "failed" and "did not finish within the run's timeout: killed" in str(hung.error)
+    assert [p["status"] for p in hung.processes] == ["failed", "failed"]
+    # The suite's guard (tests/conftest.py) fails this test if either worker outlived it.
