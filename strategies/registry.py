@@ -35,9 +35,6 @@ BUILTIN: dict[str, str] = {
     "pyrate-memory": "strategies.pyrate:PyrateMemory",
     "pyrate-memory-buffered": "strategies.pyrate:PyrateMemoryBuffered",
     "pyrate-sqlite": "strategies.pyrate:PyrateSqlite",
-    # State in Redis, one quota for many client processes (issue 12): need a redis-server (bench.redis_server).
-    "pyrate-redis": "strategies.pyrate_redis:PyrateRedis",
-    "pyrate-redis-gcra": "strategies.pyrate_redis:PyrateRedisGcra",
     "worker-pool": "strategies.worker_pool:WorkerPool",
     "httpx-limits": "strategies.httpx_limits:HttpxLimits",
     "retry-backoff": "strategies.retry_backoff:RetryBackoff",
@@ -51,6 +48,9 @@ BUILTIN: dict[str, str] = {
     "aiolimiter-weighted": "strategies.aiolimiter_weighted:AiolimiterWeighted",
     "pyrate-weighted": "strategies.pyrate_weighted:PyrateWeighted",
     "adaptive-tokens": "strategies.adaptive_tokens:AdaptiveTokens",
+    # State in Redis, one quota for many client processes (issue 12): need a redis-server (bench.redis_server).
+    "pyrate-redis": "strategies.pyrate_redis:PyrateRedis",
+    "pyrate-redis-gcra": "strategies.pyrate_redis:PyrateRedisGcra",
 }
 
 ENTRY_POINT_GROUP = "ratebench.strategies"
