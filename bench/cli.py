@@ -191,6 +191,9 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
         print(f"  [{len(writer.runs)}/{total}] {r.strategy:<22} {r.status:<7} {r.wall_s:6.2f}s wall  "
               f"{m.succeeded}/{m.requests} ok  {m.throttled} × 429"
               + (f"  DISTURBED: {r.disturbed}" if r.disturbed else ""), file=sys.stderr)
+        for p in r.processes:  # a --processes N run: what each client process did, beside the total
+            print(f"      process {p['process']}: {p['succeeded']}/{p['requests']} ok  {p['throttled']} × 429  "
+                  f"burst of its own arrivals {p['burst_ratio']}", file=sys.stderr)
 
     def on_ceiling(c: ceiling.Calibration) -> None:
         writer.meta["ceiling"] = c.to_dict()
