@@ -92,11 +92,13 @@ def test_two_client_processes_in_memory_vs_one_redis_quota() -> None:
 def test_a_worker_that_dies_or_hangs_is_a_failed_row_and_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.bench.hostile_strategies import Exiter, Sleeper
 
-    monkeypatch.setattr(multiprocess, "HANDOVER_S", 1.0)
-    scenario = scenarios.from_dict({**tomllib.loads(SMALL), "client": {"timeout_s": 1}}, "two-procs")
+    scenario = scenarios.from_dict(tomllib.loads(SMALL), "two-procs")
+    short = scenarios.from_dict({**tomllib.loads(SMALL), "client": {"timeout_s": 0.5}}, "two-procs")
     with RealServer() as server:
         died = multiprocess.run(Exiter, scenario, server, 0, 2)
-        hung = multiprocess.run(Sleeper, scenario, server, 0, 2)
+        # Its loop blocked in time.sleep(30): the run's own timeout cannot fire; the parent kills it by PID.
+        monkeypatch.setattr(multiprocess, "HANDOVER_S", 0.5)
+        hung = multiprocess.run(Sleeper, short, server, 0, 2)
     assert died.status == "failed" and "SystemExit: 3" in str(died.error)
     assert died.foreign_arrivals == 0 and len(died.arrivals) >= 2  # what the dead processes sent is still ours
     assert hung.status == "failed" and "did not finish within the run's timeout: killed" in str(hung.error)
