@@ -46,7 +46,7 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  {s['name']:<{w}}  {s['description']}")
     print("scenarios:")
     for s in scen:
-        kind = " [harness]" if s["kind"] == "harness" else ""
+        kind = {"harness": " [harness]", multiprocess.MULTI_PROCESS_KIND: " [--processes N]"}.get(s["kind"], "")
         print(f"  {s['name']:<{w}}  {s['description']}{kind}")
     return 0
 
