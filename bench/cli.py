@@ -25,7 +25,7 @@ from bench.scenarios import Scenario, ScenarioError
 from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, RealServer, ServerError
 from mock_server import process
 from strategies import registry
-from strategies.base import Strategy, Tier
+from strategies.base import Tier
 from strategies.registry import UnknownStrategy
 
 
@@ -95,18 +95,10 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
 
     Virtual runs draw their network delays and timer lateness from ``profile`` (``None``: schedule only),
     seeded per scenario and repeat (:func:`bench.netmodel.seed_for`). A strategy that needs Redis gets a
-    private redis-server (bench.redis_server), or a ``skipped`` row saying why not. ``processes`` > 1 splits
+    private redis-server, or a ``skipped`` row saying why not (bench.redis_server). ``processes`` > 1 splits
     each run across that many client processes (bench.multiprocess; real clock only)."""
     classes = [registry.resolve(n) for n in names]
-    with redis_server.for_runs(classes, virtual=clock == "virtual") as prepare:
-        _execute_prepared(scenario, classes, repeat, clock, on_result, transport, on_ceiling, profile, processes,
-                          prepare)
-
-
-def _execute_prepared(scenario: Scenario, classes: Sequence[type[Strategy]], repeat: int, clock: str,
-                      on_result: Callable[[RunResult], None], transport: str,
-                      on_ceiling: Callable[[ceiling.Calibration], None] | None, profile: netmodel.Profile | None,
-                      processes: int, prepare: Callable[[type[Strategy]], str | None]) -> None:
+    prepare = redis_server.Preparer(virtual=clock == "virtual")  # starts nothing unless a strategy needs Redis
     if clock == "virtual":
         for cls in classes:
             for k in range(repeat):
@@ -138,6 +130,7 @@ def _execute_prepared(scenario: Scenario, classes: Sequence[type[Strategy]], rep
                     real = RealServer(transport=transport).__enter__()
     finally:
         real.__exit__(None, None, None)
+        prepare.close()  # the redis-server, if one was started: stopped by its PID
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ _PALETTE = (
     "#393b79", "#637939", "#8c6d31", "#7b4173", "#5254a3", "#8ca252", "#bd9e39", "#a55194",
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#444444", "#000000",
     "#6b6ecf", "#b5cf6b",  # tab20b's lighter blue and green: the token-weighted strategies made 28
-    "#e7ba52", "#ce6dbd",  # tab20b's lighter gold and pink: the Redis-backed strategies made 30
+    "#e7ba52", "#9c9ede",  # tab20b's lighter gold and lavender: the Redis-backed strategies made 30
 )
 #: The colour of "over the limit" in every chart, and of no strategy.
 OVER = "#d62728"

@@ -8,7 +8,8 @@ that started it dies (``PR_SET_PDEATHSIG``, as :mod:`mock_server.process` does f
 it from a thread that outlives it (the main thread).
 
 Strategies learn where it is from :data:`strategies.base.REDIS_URL_ENV` (:func:`provide` sets it for the
-duration, so child client processes inherit it). Where no ``redis-server`` can be had, :func:`unavailable`
+duration, so child client processes inherit it); the CLI goes through :class:`Preparer`, which starts one
+only when a strategy that needs it is about to run. Where no ``redis-server`` can be had, :func:`unavailable`
 says why, and the runs of the strategies that need it are reported as ``skipped`` with that reason
 (:func:`skipped`), never dropped.
 
@@ -28,7 +29,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from types import TracebackType
 
 from bench import metrics
@@ -36,7 +37,7 @@ from bench.runner import RunResult
 from bench.scenarios import Scenario
 from strategies.base import REDIS_URL_ENV, Strategy, Tier
 
-__all__ = ["EXECUTABLE", "VIRTUAL_REASON", "RedisError", "RedisServer", "for_runs", "kill_children", "needs_redis",
+__all__ = ["EXECUTABLE", "VIRTUAL_REASON", "Preparer", "RedisError", "RedisServer", "kill_children", "needs_redis",
            "provide", "skipped", "unavailable"]
 
 #: The Debian package's binary (``apt-get install redis-server``; the Makefile's ``system-deps`` installs it).
@@ -225,39 +226,53 @@ VIRTUAL_REASON = ("needs a real redis-server over a socket, and the virtual cloc
                   "(DESIGN §5): run it with --clock real")
 
 
-@contextlib.contextmanager
-def for_runs(classes: Sequence[type[Strategy]], virtual: bool) -> Iterator[Callable[[type[Strategy]], str | None]]:
-    """A redis-server for the runs of ``classes`` that need one (started only then, stopped on the way out),
-    its URL in :data:`REDIS_URL_ENV` meanwhile. Yields ``prepare(cls)``: call it right before each run; it
-    empties Redis for a strategy that needs it and returns ``None``, or returns why the run must be skipped.
+class Preparer:
+    """Call it right before each run: ``prepare(cls)`` returns ``None`` when the run can go ahead, or why it must
+    be skipped. For a strategy that needs Redis it starts a private :class:`RedisServer` the first time (never
+    when no strategy needs one), puts its URL in :data:`REDIS_URL_ENV`, and empties it before each run;
+    :meth:`close` stops it and restores the environment. In virtual time it starts nothing and gives
+    :data:`VIRTUAL_REASON`.
+
+    >>> from strategies.registry import resolve
+    >>> prepare = Preparer(virtual=True)
+    >>> prepare(resolve("token-bucket")) is None, prepare(resolve("pyrate-redis")) == VIRTUAL_REASON
+    (True, True)
+    >>> prepare.close()
     """
-    if not any(needs_redis(c) for c in classes):
-        yield lambda cls: None
-        return
-    if virtual:
-        yield lambda cls: VIRTUAL_REASON if needs_redis(cls) else None
-        return
-    try:
-        server = RedisServer().__enter__()
-    except RedisError as e:
-        why = str(e)
-        yield lambda cls: why if needs_redis(cls) else None
-        return
-    try:
-        with provide(server.url):
 
-            def prepare(cls: type[Strategy]) -> str | None:
-                if not needs_redis(cls):
-                    return None
-                try:
-                    server.flush()
-                except (OSError, RedisError) as e:
-                    return f"the harness's redis-server stopped answering: {e}"
-                return None
+    def __init__(self, virtual: bool) -> None:
+        self.virtual = virtual
+        self._server: RedisServer | None = None
+        self._failed: str | None = None
+        self._env: contextlib.ExitStack | None = None
 
-            yield prepare
-    finally:
-        server.__exit__(None, None, None)
+    def __call__(self, cls: type[Strategy]) -> str | None:
+        if not needs_redis(cls):
+            return None
+        if self.virtual:
+            return VIRTUAL_REASON
+        if self._failed is not None:
+            return self._failed
+        try:
+            if self._server is None:
+                self._server = RedisServer().__enter__()
+                self._env = contextlib.ExitStack()
+                self._env.enter_context(provide(self._server.url))
+            self._server.flush()
+        except (OSError, RedisError) as e:
+            self._failed = f"no redis-server for this command: {e}"
+            self.close()
+            return self._failed
+        return None
+
+    def close(self) -> None:
+        """Stop the redis-server (by its PID) and restore the environment; safe to call more than once."""
+        env, self._env = self._env, None
+        server, self._server = self._server, None
+        if env is not None:
+            env.close()
+        if server is not None:
+            server.__exit__(None, None, None)
 
 
 def skipped(cls: type[Strategy], scenario: Scenario, repeat: int, reason: str) -> RunResult:

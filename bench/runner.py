@@ -168,9 +168,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             # Release times generated one at a time: a 10⁷-job workload allocates nothing up front.
             costs = workload.cost.iter_costs(workload.jobs)
             for i, (rel, cost) in enumerate(zip(workload.iter_release_times(), costs, strict=True)):
-                if share is not None and i % share.count != share.index:
-                    continue  # another process's job
                 asked = loop.time()
+                if share is not None and i % share.count != share.index:
+                    continue  # another process's job (bench.multiprocess)
                 delay = t0 + rel - asked
                 if delay > 0:
                     await asyncio.sleep(delay)

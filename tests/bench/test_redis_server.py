@@ -64,26 +64,40 @@ def test_dies_with_its_parent_even_without_cleanup() -> None:
 def test_unavailable_redis_makes_skipped_rows_not_silence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(redis_server.shutil, "which", lambda name: None)
     assert "redis-server" in str(redis_server.unavailable())
-    classes = [resolve("pyrate-redis"), resolve("token-bucket")]
-    with redis_server.for_runs(classes, virtual=False) as prepare:
-        why = prepare(classes[0])
+    prepare = redis_server.Preparer(virtual=False)
+    try:
+        why = prepare(resolve("pyrate-redis"))
         assert why is not None and "apt-get install redis-server" in why
-        assert prepare(classes[1]) is None
-    row = redis_server.skipped(classes[0], scenarios.load("default"), 0, why)
+        assert prepare(resolve("token-bucket")) is None
+    finally:
+        prepare.close()
+    row = redis_server.skipped(resolve("pyrate-redis"), scenarios.load("default"), 0, why)
     assert (row.strategy, row.status, row.error, row.attempts) == ("pyrate-redis", "skipped", why, ())
     assert row.metrics.requests == 200 and row.metrics.completion == 0
 
 
 def test_virtual_time_skips_redis_strategies_with_the_reason() -> None:
-    with redis_server.for_runs([resolve("pyrate-redis-gcra")], virtual=True) as prepare:
-        assert prepare(resolve("pyrate-redis-gcra")) == redis_server.VIRTUAL_REASON
+    prepare = redis_server.Preparer(virtual=True)
+    assert prepare(resolve("pyrate-redis-gcra")) == redis_server.VIRTUAL_REASON
+    prepare.close()
     assert REDIS_URL_ENV not in os.environ
 
 
 @needs_redis
-def test_for_runs_provides_the_url_only_meanwhile() -> None:
+def test_a_redis_server_only_when_needed_emptied_before_each_run_and_stopped() -> None:
     assert REDIS_URL_ENV not in os.environ
-    with redis_server.for_runs([resolve("pyrate-redis")], virtual=False) as prepare:
+    prepare = redis_server.Preparer(virtual=False)
+    try:
+        assert prepare(resolve("token-bucket")) is None and REDIS_URL_ENV not in os.environ  # nothing started
         assert prepare(resolve("pyrate-redis")) is None
-        assert os.environ[REDIS_URL_ENV].startswith("redis://")
+        url = os.environ[REDIS_URL_ENV]
+        with redis.Redis.from_url(url) as client:
+            client.set("left", "over")
+            assert prepare(resolve("pyrate-redis-gcra")) is None  # the same server, emptied for the next run
+            assert client.dbsize() == 0
+        assert os.environ[REDIS_URL_ENV] == url
+        pid = prepare._server.pid if prepare._server else 0
+    finally:
+        prepare.close()
     assert REDIS_URL_ENV not in os.environ
+    assert _gone(pid)
