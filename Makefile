@@ -40,6 +40,19 @@ system-deps:
 	    || echo "system-deps: apt-get failed; the tests that need $$missing will skip"; \
 	else echo "system-deps: missing $$missing (not root or no apt-get); the tests that need them will skip"; fi
 
+## Debian packages some tests need (chromium: the headless-browser test of report.html; redis-server: the
+## Redis-backed strategies, bench/redis_server.py). Installed with apt-get
+## when missing and we are root; otherwise a note, and those tests skip saying why. One line: others append to it.
+APT_PACKAGES := chromium redis-server
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "system-deps: installing $$missing"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \
+	    || echo "system-deps: apt-get failed; the tests that need $$missing will skip"; \
+	else echo "system-deps: missing $$missing (not root or no apt-get); the tests that need them will skip"; fi
+
 ## The full test suite, the accuracy gate, then lint and type checks.
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
@@ -96,6 +109,16 @@ bench-transports: $(STAMP)
 ## The mock server's own ceiling, with the arrival log in memory, off and streamed to a file (docs/scenarios.md).
 bench-server: $(STAMP)
 	$(BIN)/python -m mock_server.loadtest --repeat 5
+
+## Many clients, one quota (docs/scaling.md): 4 client processes on one API key, in-memory limiters against
+## Redis-backed ones (a private redis-server); then the per-acquire cost of the Redis strategies at 1, 2, 4, 8
+## client processes.
+SHARED_STRATEGIES ?= aiolimiter,aiolimiter-smooth,token-bucket,asynciolimiter-strict,pyrate-memory,pyrate-memory-buffered,worker-pool,pyrate-redis,pyrate-redis-gcra
+.PHONY: bench-shared-quota bench-scaling
+bench-shared-quota: $(STAMP) system-deps
+	$(BIN)/ratebench run --scenario shared-quota --processes 4 --strategies $(SHARED_STRATEGIES)
+bench-scaling: $(STAMP) system-deps
+	$(BIN)/python benchmarks/redis_scaling.py --processes 1,2,4,8
 
 ## CPU (and wall) cost of one uncontended acquire per limiter library → results/overhead/overhead.md (never a
 ## tracked file). To publish a new measurement: cp results/overhead/overhead.md docs/overhead.md, then commit.

@@ -22,7 +22,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from bench import ceiling, exitcodes, matrix, netmodel, params, report, results, scenarios, suggest, terminal, watchdog
+from bench import (
+    ceiling,
+    exitcodes,
+    matrix,
+    multiprocess,
+    netmodel,
+    params,
+    redis_server,
+    report,
+    results,
+    scenarios,
+    suggest,
+    terminal,
+    watchdog,
+)
 from bench.runner import RunResult, run_one, virtual_setup
 from bench.scenarios import Scenario, ScenarioError
 from bench.transport import DEFAULT_TRANSPORT, TRANSPORTS, RealServer, ServerError
@@ -51,7 +65,7 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  {s['name']:<{w}}  {s['description']}")
     print("scenarios:")
     for s in scen:
-        kind = " [harness]" if s["kind"] == "harness" else ""
+        kind = {"harness": " [harness]", multiprocess.MULTI_PROCESS_KIND: " [--processes N]"}.get(s["kind"], "")
         print(f"  {s['name']:<{w}}  {s['description']}{kind}")
     return 0
 
@@ -114,14 +128,17 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
              on_result: Callable[[RunResult], None], transport: str = DEFAULT_TRANSPORT,
              on_ceiling: Callable[[ceiling.Calibration], None] | None = None,
              profile: netmodel.Profile | None = None, target: str | None = None,
-             spec: params.Spec | None = None, on_start: Callable[[str, int], None] | None = None) -> None:
+             spec: params.Spec | None = None, on_start: Callable[[str, int], None] | None = None,
+             processes: int = 1) -> None:
     """Every run under the watchdog (bench.watchdog): a strategy that hangs, blocks or exits is a row.
 
     Virtual runs draw their network delays and timer lateness from ``profile`` (``None``: schedule only),
     seeded per scenario and repeat (:func:`bench.netmodel.seed_for`). ``spec``: parameter settings
     (bench.params); each configuration, each value of a sweep, is a row of its own. ``on_start(strategy,
     repeat)`` is called before each run (the progress display), ``on_result`` after it. Repeats interleave:
-    repeat 0 of every strategy, then repeat 1, ... (:func:`interleaved`)."""
+    repeat 0 of every strategy, then repeat 1, ... (:func:`interleaved`). A strategy that needs Redis gets a
+    private redis-server, or a ``skipped`` row saying why not (bench.redis_server). ``processes`` > 1 splits
+    each run across that many client processes (bench.multiprocess; real clock only)."""
     classes = params.expand(names, spec if spec is not None else scenario.params)
     started = on_start or (lambda name, k: None)
     if target is not None:  # someone else's API (bench.target): no mock server, no ceiling burst at it
@@ -129,8 +146,12 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
 
         foreign.execute(target, transport, scenario, classes, repeat, on_result, on_start=started)
         return
+    prepare = redis_server.Preparer(virtual=clock == "virtual")  # starts nothing unless a strategy needs Redis
     if clock == "virtual":
         for k, cls in interleaved(classes, repeat):
+            if (why := prepare(cls)) is not None:
+                on_result(redis_server.skipped(cls, scenario, k, why))
+                continue
             # A fresh loop per run, so a fresh in-process server bound to that loop's clock.
             server, loop = virtual_setup(scenario, k, profile)
             started(cls.name, k)
@@ -142,7 +163,13 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
         if on_ceiling is not None:  # the harness's own ceiling first (< 1 s), to warn about what it cannot keep
             on_ceiling(asyncio.run(ceiling.measure(real, scenario)))
         for k, cls in interleaved(classes, repeat):
+            if (why := prepare(cls)) is not None:
+                on_result(redis_server.skipped(cls, scenario, k, why))
+                continue
             started(cls.name, k)
+            if processes > 1:  # worker processes, watched by multiprocess itself (they cannot block us)
+                on_result(multiprocess.run(cls, scenario, real, k, processes))
+                continue
             out = watchdog.run(run_one, cls, scenario, real, k, virtual=False)
             on_result(out.result)
             if out.abandoned:
@@ -151,6 +178,7 @@ def _execute(scenario: Scenario, names: Sequence[str], repeat: int, clock: str,
                 real = RealServer(transport=transport).__enter__()
     finally:
         real.__exit__(None, None, None)
+        prepare.close()  # the redis-server, if one was started: stopped by its PID
 
 
 def _near_misses(args: argparse.Namespace) -> None:
@@ -181,9 +209,11 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
     if args.target is not None:
         loaded = [_target_scenario(args, sc) for sc in loaded]
-    for sc in loaded:  # every scenario's parameters and profile checked before anything runs
+    for sc in loaded:  # every scenario's parameters, profile and process count checked before anything runs
         _spec(sc, names, cli_params)
         _profile(args, sc)
+        if (why := multiprocess.usage_error(args.processes, args.clock, sc.kind)) is not None:
+            raise UsageError(why)
     if matrix.is_matrix(args.scenario):  # one run directory per scenario, in a new matrix directory
         try:
             return matrix.run(loaded, names, clock=args.clock, repeat=args.repeat, out=Path(args.out),
@@ -255,6 +285,7 @@ def _writer(run_dir: Path, args: argparse.Namespace, scenario: Scenario, names: 
                                                       scenario=scenario.source | {"name": scenario.name},
                                                       resolved=scenario.resolved(),
                                                       strategies=list(names), repeat=args.repeat)
+                             | ({"processes": args.processes} if args.processes > 1 else {})
                              | _netmodel_meta(args.clock, profile_spec, profile, scenario, args.repeat)
                              | (target.meta(args.target) if args.target else {}))
 
@@ -275,6 +306,9 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
         note = "; ".join(x for x in (r.error if r.status != "ok" else None,
                                      f"DISTURBED: {r.disturbed}" if r.disturbed else None) if x)
         shown.finished(r.strategy, r.repeat, r.status, r.wall_s, m.succeeded, m.requests, m.throttled, note or None)
+        for p in r.processes:  # a --processes N run: what each client process did, beside the total
+            shown.note(f"      process {p['process']}: {p['succeeded']}/{p['requests']} ok  {p['throttled']} × 429  "
+                       f"burst of its own arrivals {p['burst_ratio']}")
 
     def on_ceiling(c: ceiling.Calibration) -> None:
         writer.meta["ceiling"] = c.to_dict()
@@ -284,7 +318,7 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
     complete = False
     try:
         _execute(scenario, names, args.repeat, args.clock, on_result, args.transport, on_ceiling, profile,
-                 target=getattr(args, "target", None), spec=spec, on_start=shown.started)
+                 target=getattr(args, "target", None), spec=spec, on_start=shown.started, processes=args.processes)
         complete = True
     except watchdog.Interrupted as e:
         print("interrupted: keeping what was measured (the run in progress as partial), marked INCOMPLETE",
@@ -465,6 +499,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="STRATEGY.NAME=V[,V...]",
                    help="set a strategy parameter (repeatable); several values sweep it, one row per value "
                         "(e.g. pyrate-memory.buffer_ms=0,10,25,50; docs/strategies.md lists the parameters)")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="split each run's jobs across N client processes on one API key (real clock; "
+                        "docs/scaling.md)")
     p.set_defaults(func=_run)
     p = add("calibrate", help="measure this machine's delays and timer lateness into a profile")
     p.add_argument("--out", default=None, help="profile file to write (default: results/profile-<time>.json)")
@@ -513,6 +550,7 @@ def _signals() -> Iterator[None]:
             raise KeyboardInterrupt
         os.write(2, b"\nratebench: second signal: exiting now (exit 1); the run directory stays INCOMPLETE\n")
         process.kill_children()
+        redis_server.kill_children()
         os._exit(1)
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}

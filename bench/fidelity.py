@@ -245,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         names = registry.parse_list(args.strategies)
+        # Virtual time cannot run a strategy whose state is in Redis (bench.redis_server): nothing to compare.
+        if no := [n for n in names if "redis" in registry.resolve(n).requires]:
+            print(f"fidelity: not compared (virtual time cannot use a redis-server): {', '.join(no)}", file=sys.stderr)
+            names = [n for n in names if n not in no]
         chosen = [fidelity_scenario(s) for s in args.scenarios.split(",") if s]
         profile = netmodel.load_profile(args.profile)
         if args.repeat < 1:

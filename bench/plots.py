@@ -42,6 +42,7 @@ _PALETTE = (
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#444444", "#000000",
     "#6b6ecf", "#b5cf6b",  # tab20b's lighter blue and green: the token-weighted strategies made 28
     "#ce6dbd",  # tab20b's lighter purple: frontier made 29
+    "#e7ba52", "#9c9ede",  # tab20b's lighter gold and lavender: the Redis-backed strategies made 30
 )
 #: The colour of "over the limit" in every chart, and of no strategy.
 OVER = "#d62728"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import compliance, repeats, verdict
+from bench import compliance, process_figures, repeats, verdict
 from bench.counters import report_lines as counter_lines
 from bench.verdict import Verdict
 
@@ -506,6 +506,7 @@ Definitions: docs/metrics.md.</p>
 <h2>Why each strategy ranked where it did</h2><ul>{why}</ul>
 {harness}
 {client_side.html_section(doc["runs"])}
+{process_figures.html_section(doc)}
 {f"<p>{esc(NOT_PREDICTIVE)}</p><ul>{unpredictive}</ul>" if unpredictive else ""}
 {f"<h2>Runs that did not finish, and figures withheld</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Runs disturbed from outside</h2><p>Others' requests or resets reached the server: not ranked compliant."

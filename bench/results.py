@@ -134,6 +134,8 @@ def run_entry(r: RunResult) -> dict[str, Any]:
              "counters": dict(r.counters)}
     if r.harness is not None:  # the harness's own lag (bench.harness_lag), beside the metrics it may taint
         entry["harness"] = r.harness.to_dict()
+    if r.processes:  # a --processes N run: each client process's own figures (bench.multiprocess)
+        entry["processes"] = list(r.processes)
     return entry
 
 

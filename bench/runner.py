@@ -27,7 +27,7 @@ import time
 import traceback
 from array import array
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 import httpx
@@ -62,6 +62,8 @@ class RunResult:
     harness: HarnessLag | None = None  # the harness's own lag (bench.harness_lag)
     counters: dict[str, int] = field(default_factory=dict)  # what the strategy counted (bench.counters)
     tag: str = ""  # the run's request-id tag (bench.request_ids): requests.csv names each attempt's id with it
+    #: A ``--processes N`` run: each client process's own figures (bench.multiprocess); () for one process.
+    processes: tuple[dict[str, object], ...] = ()
 
     @property
     def disturbed(self) -> str | None:
@@ -107,10 +109,26 @@ def oracle_makespan(scenario: Scenario, server_t0_ns: int = 0) -> float | None:
 RUN_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("ratebench_run_tag", default="")
 
 
-async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0) -> RunResult:
+@dataclass(frozen=True)
+class Share:
+    """This process's share of a run split across client processes (bench.multiprocess): the jobs ``i`` with
+    ``i % count == index``, request ids carrying the run's common ``tag``, and ``start()``, which waits for the
+    run's one start instant (agreed by all processes) and returns it in loop ns. The parent resets the server
+    and reads its log; ``server`` here is this process's view of it."""
+
+    index: int
+    count: int
+    tag: str
+    start: Callable[[], Awaitable[int]]
+
+
+async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Server, repeat: int = 0,
+                  share: Share | None = None) -> RunResult:
     generation = await server.reset(scenario.server)
     # Nobody else reaches an in-process app; over a socket, ids nobody can guess tell our requests apart.
     tag = "" if server.name == "asgi" else "." + secrets.token_hex(4)
+    if share is not None:
+        tag = share.tag  # one tag for all the run's processes: the parent tells its own arrivals apart by it
     RUN_TAG.set(tag)  # the strategy's task inherits it: the watchdog tells this run's arrivals apart by it
     loop = asyncio.get_running_loop()
     workload = scenario.workload
@@ -155,7 +173,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             if wait_ns:
                 await clock.io_sleep(ticks.to_seconds(wait_ns))
         # Run start on the server's clock, in its integer ticks; t0 is the same instant in loop seconds.
-        t0_ns = now_ns()
+        t0_ns = now_ns() if share is None else await share.start()
         t0 = ticks.to_seconds(t0_ns)
         gave_up: Counter[str] = Counter()  # jobs that gave up while waiting, by kind (GiveUp)
 
@@ -168,6 +186,8 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             give_ups = workload.iter_give_ups()
             for i, (rel, cost, gu) in enumerate(zip(workload.iter_release_times(), costs, give_ups, strict=True)):
                 asked = loop.time()
+                if share is not None and i % share.count != share.index:
+                    continue  # another process's job (bench.multiprocess)
                 delay = t0 + rel - asked
                 if delay > 0:
                     await asyncio.sleep(delay)

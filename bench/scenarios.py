@@ -62,7 +62,9 @@ RELEASES = tuple(RELEASE_KEYS)
 GIVE_UP_KEYS = ("deadline_s", "cancel_fraction", "cancel_after_s", "cancel_seed", "phase_s")
 #: What a scenario is for: "comparison" (strategies against an API's quota: the matrix) or "harness" (the
 #: harness's own accuracy, no quota, one strategy: ``make bench-paced``).
-KINDS = ("comparison", "harness")
+# "multi-process": only meaningful split across client processes (`--processes N`, bench.multiprocess), so
+# kept out of the single-process matrix like "harness".
+KINDS = ("comparison", "harness", "multi-process")
 #: The shortest quota window a benchmark accepts: below it, window counts and the virtual clock's
 #: microsecond ticks cannot tell one window from the next.
 MIN_WINDOW_S = 1e-3

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 COMMAND = "make bench-overhead"
-LIBRARIES = ("aiolimiter", "aiometer", "asyncio-throttle", "asynciolimiter", "pyrate-limiter", "pytest-benchmark")
+LIBRARIES = ("aiolimiter", "aiometer", "asyncio-throttle", "asynciolimiter", "pyrate-limiter", "redis",
+             "pytest-benchmark")
 
 
 def per_acquire_us(doc: dict[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
@@ -85,6 +86,10 @@ def render(cpu_doc: dict[str, Any], wall_doc: dict[str, Any]) -> str:
         "loop's thread unless offloaded; its wall time is the loop blocked per acquire. The offloaded "
         "row is how the `pyrate-sqlite` strategy runs on a real loop: about the same total, but the "
         "loop is free while SQLite works.",
+        "- pyrate over Redis (`pyrate-redis`, `pyrate-redis-gcra`) makes one round trip per acquire to a "
+        "redis-server on 127.0.0.1 (one Lua script: check and record atomically); the loop is free while "
+        "it waits, so wall ≫ CPU. The CPU column is the client's only (redis-server's own CPU is another "
+        "process). Across hosts, add the network round trip to Redis to every acquire (docs/scaling.md).",
         "",
     ]
     return "\n".join(lines)

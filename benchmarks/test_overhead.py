@@ -14,6 +14,7 @@ unless ``--benchmark-only`` is given (the Makefile target does).
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,10 @@ from asynciolimiter import LeakyBucketLimiter, Limiter, StrictLimiter
 from pyrate_limiter import Duration, InMemoryBucket, Rate, SQLiteBucket
 from pyrate_limiter import Limiter as PyrateLimiter
 
+from bench import redis_server
+from strategies.base import REDIS_URL_ENV
 from strategies.pyrate import _Offloaded
+from strategies.pyrate_redis import connect, gcra_bucket, log_bucket
 from strategies.token_bucket import TokenBucket
 
 #: "Never waits": a billion per second, with room for a billion at once where there is a bucket size.
@@ -38,6 +42,8 @@ HUGE = 1_000_000_000
 #: Acquires per round: enough that run_until_complete's fixed cost is noise; SQLite commits each one.
 N_FAST = 2000
 N_SQLITE = 100
+#: A Redis acquire is a round trip to a redis-server on 127.0.0.1 (bench.redis_server, started for the session).
+N_REDIS = 200
 
 #: name -> (acquires per round, factory of an async context manager giving one "acquire" coroutine fn)
 Acquire = Callable[[], Awaitable[Any]]
@@ -149,6 +155,28 @@ async def pyrate_sqlite_offloaded() -> AsyncIterator[Acquire]:
         limiter.close()
 
 
+@asynccontextmanager
+async def pyrate_redis() -> AsyncIterator[Acquire]:
+    # As the pyrate-redis strategy: RedisBucket (sliding log, one Lua script per acquire) over redis.asyncio.
+    client = connect(os.environ[REDIS_URL_ENV])
+    bucket = await log_bucket(client, [Rate(HUGE, Duration.SECOND)], key="bench-log")
+    limiter = PyrateLimiter(bucket, buffer_ms=0)
+    yield lambda: limiter.try_acquire_async("bench")
+    limiter.dispose(bucket)
+    await client.aclose()
+
+
+@asynccontextmanager
+async def pyrate_redis_gcra() -> AsyncIterator[Acquire]:
+    # As the pyrate-redis-gcra strategy: GCRA state (one hash) in Redis, one Lua script per acquire.
+    client = connect(os.environ[REDIS_URL_ENV])
+    bucket = gcra_bucket(client, [Rate(HUGE, Duration.SECOND, burst=HUGE)], key="bench-gcra")
+    limiter = PyrateLimiter(bucket, buffer_ms=0)
+    yield lambda: limiter.try_acquire_async("bench")
+    limiter.dispose(bucket)
+    await client.aclose()
+
+
 #: (id, acquires per round, limiter factory, what one acquire is)
 CASES: list[tuple[str, int, Factory, str]] = [
     ("baseline: await a no-op coroutine", N_FAST, baseline_await, "`await noop()`"),
@@ -165,7 +193,22 @@ CASES: list[tuple[str, int, Factory, str]] = [
     ("pyrate sqlite", N_SQLITE, pyrate_sqlite, "`await try_acquire_async()`, SQLiteBucket on the loop thread"),
     ("pyrate sqlite, offloaded", N_SQLITE, pyrate_sqlite_offloaded,
      "as the pyrate-sqlite strategy: SQLite on a worker thread"),
+    ("pyrate redis (sliding log)", N_REDIS, pyrate_redis,
+     "`await try_acquire_async()`, RedisBucket over redis.asyncio (a round trip to 127.0.0.1)"),
+    ("pyrate redis GCRA", N_REDIS, pyrate_redis_gcra,
+     "`await try_acquire_async()`, GCRA in a Redis hash (a round trip to 127.0.0.1)"),
 ]
+NEEDS_REDIS = {pyrate_redis, pyrate_redis_gcra}
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str | None]:
+    """A private redis-server for the Redis rows (None where none can be had: those rows are skipped)."""
+    if redis_server.unavailable() is not None:
+        yield None
+        return
+    with redis_server.RedisServer() as r, redis_server.provide(r.url):
+        yield r.url
 
 
 @pytest.fixture
@@ -178,7 +221,9 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 @pytest.mark.parametrize(("name", "n", "factory", "what"), CASES, ids=[c[0] for c in CASES])
 def test_acquire(benchmark: Any, loop: asyncio.AbstractEventLoop, name: str, n: int, factory: Factory,
-                 what: str) -> None:
+                 what: str, request: pytest.FixtureRequest) -> None:
+    if factory in NEEDS_REDIS and request.getfixturevalue("redis_url") is None:
+        pytest.skip(f"{name}: {redis_server.unavailable()}")
     async def enter() -> tuple[Any, Acquire]:
         cm = factory()
         return cm, await cm.__aenter__()
@@ -190,7 +235,7 @@ def test_acquire(benchmark: Any, loop: asyncio.AbstractEventLoop, name: str, n: 
             await acquire()
 
     benchmark.extra_info.update(label=name, acquires=n, what=what)
-    benchmark.pedantic(lambda: loop.run_until_complete(many()), rounds=15 if n == N_SQLITE else 40,
+    benchmark.pedantic(lambda: loop.run_until_complete(many()), rounds=15 if n in (N_SQLITE, N_REDIS) else 40,
                        warmup_rounds=2)
     loop.run_until_complete(cm.__aexit__(None, None, None))
 

@@ -155,6 +155,11 @@ Send = Callable[[Job], Awaitable[httpx.Response]]
 #: What a :class:`Gated` strategy holds around each send: a semaphore, a limiter, a bucket…
 Gate = contextlib.AbstractAsyncContextManager[object]
 
+#: Where a strategy that ``requires = ("redis",)`` finds its Redis: a ``redis://`` URL in this environment
+#: variable, set by the harness (bench.redis_server) to a fresh private redis-server for the run, inherited by
+#: every client process of a ``--processes N`` run. A strategy reads it when its run starts, not at import.
+REDIS_URL_ENV = "RATEBENCH_REDIS_URL"
+
 
 @dataclass(frozen=True, slots=True)
 class Param:
@@ -225,6 +230,9 @@ class Strategy:
     #: Connection-pool limits this strategy wants on the harness's client (None: effectively unlimited).
     #: Read after construction, so ``__init__`` may derive it from the quota.
     client_limits: httpx.Limits | None = None
+    #: Services the harness must provide, e.g. ``("redis",)`` (see :data:`REDIS_URL_ENV`). Where it cannot
+    #: (no redis-server, or virtual time, which cannot wait on sockets), the run is reported as skipped.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, quota: Quota) -> None:
         self.quota = quota

@@ -50,6 +50,9 @@ BUILTIN: dict[str, str] = {
     "adaptive-tokens": "strategies.adaptive_tokens:AdaptiveTokens",
     # On the frontier (issue 11): a sliding log of its own sends, windows anchored at each send's end.
     "frontier": "strategies.frontier:Frontier",
+    # State in Redis, one quota for many client processes (issue 12): need a redis-server (bench.redis_server).
+    "pyrate-redis": "strategies.pyrate_redis:PyrateRedis",
+    "pyrate-redis-gcra": "strategies.pyrate_redis:PyrateRedisGcra",
 }
 
 ENTRY_POINT_GROUP = "ratebench.strategies"

@@ -3,7 +3,10 @@
 Every process this test session starts inherits :data:`SESSION_ENV` (set here, before any test runs),
 and so do their children, even once orphaned (a mock server whose runner died is re-parented to
 init, but keeps its environment). After each test, any live process carrying this session's token —
-other than pytest itself — is a leak: it is killed, and the test errors naming it.
+other than pytest itself — is a leak: it is killed, and the test errors naming it. That includes the
+harness's redis-servers (bench.redis_server), client processes of ``--processes N`` runs (bench.multiprocess)
+and mock servers: redis-server is started with ``set-proc-title no``, so its environment (and the mark) stays
+readable in /proc (tests/bench/test_redis_server.py checks that the guard sees one).
 """
 
 from __future__ import annotations

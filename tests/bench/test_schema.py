@@ -54,6 +54,18 @@ def test_a_real_results_json_is_valid(tmp_path: Path) -> None:
     assert not validator("results").is_valid(doc)
 
 
+def test_a_run_with_a_skipped_redis_strategy_and_a_sweep_is_valid(tmp_path: Path) -> None:
+    # Virtual time skips the Redis strategies with a reason (a row of status "skipped"); a --param sweep adds
+    # meta.params; both are what ratebench writes, so the schema must take them.
+    (tmp_path / "tiny.toml").write_text(TINY)
+    run_dir = tmp_path / "run"
+    assert main(["run", "--scenario", str(tmp_path / "tiny.toml"), "--strategies", "token-bucket,pyrate-redis",
+                 "--param", "token-bucket.capacity=1,2", "--clock", "virtual", "--run-dir", str(run_dir)]) == 0
+    doc = json.loads((run_dir / "results.json").read_text())
+    assert {r["status"] for r in doc["runs"]} == {"ok", "skipped"}
+    validator("results").validate(doc)
+
+
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
 def test_every_shipped_scenario_is_valid(path: Path) -> None:
     validator("scenario").validate(tomllib.loads(path.read_text()))
