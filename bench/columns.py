@@ -112,14 +112,14 @@ class AttemptColumns(Sequence[Attempt]):
         return self.sent_s[i], None if s != s else s
 
     def by_send(self) -> AttemptColumns:
-        """A copy in the order the harness reports attempts: by ``(sent_s, job, attempt)``, ties kept in order."""
+        """These columns put in the order the harness reports attempts, by ``(sent_s, job, attempt)`` with ties
+        kept in order; in place (one column copied at a time: a big run does not hold two copies) and returned."""
         perm = np.lexsort((np.frombuffer(self.attempt, np.int64), np.frombuffer(self.job, np.int64),
                            np.frombuffer(self.sent_s, np.float64)))
-        out = AttemptColumns()
         for name in ("job", "attempt", "intended_s", "sent_s", "arrival_s", "done_s", "status", "arrival_ns"):
-            setattr(out, name, _ordered(getattr(self, name), perm))
-        out.crowded = bytearray(np.frombuffer(bytes(self.crowded), np.uint8).take(perm).tobytes())
-        return out
+            setattr(self, name, _ordered(getattr(self, name), perm))
+        self.crowded = bytearray(np.frombuffer(bytes(self.crowded), np.uint8).take(perm).tobytes())
+        return self
 
     def join(self, tries: Tries, ns_by_slot: array) -> None:  # type: ignore[type-arg]
         """Set each attempt's arrival from ``ns_by_slot`` (:meth:`Tries.slot` → server ns, or the sentinel)."""

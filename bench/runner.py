@@ -225,7 +225,6 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     arrivals = ArrivalColumns.of(log.arrivals)  # fetched in pages, straight into columns (bench.transport)
     arrivals.shift(t0_ns)
     attempts, foreign = join(pending, tries, arrivals, tag)
-    pending = AttemptColumns()  # the sorted copy replaces it: a big run does not hold both
     outside = log.generation - generation if log.generation is not None and generation is not None else 0
     if not log.complete:
         note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
@@ -260,8 +259,9 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
 
 def join(pending: AttemptColumns, tries: Tries, arrivals: ArrivalColumns, tag: str) -> tuple[AttemptColumns, int]:
     """Each attempt with its server arrival (the arrival whose id is ``f"{job}.{attempt}{tag}"``; the last one
-    if the log has several), in report order (:meth:`AttemptColumns.by_send`), and how many arrivals are not
-    the run's own (foreign). Arrays indexed by attempt slot (:class:`Tries`), no per-request dict."""
+    if the log has several), in report order (:meth:`AttemptColumns.by_send`: ``pending`` itself, sorted), and
+    how many arrivals are not the run's own (foreign). Arrays indexed by attempt slot (:class:`Tries`), no
+    per-request dict."""
     tries.freeze()
     ns_by_slot = array("q", [NO_NS]) * tries.total
     foreign = 0

@@ -88,10 +88,11 @@ async def _reset(admin: httpx.AsyncClient, config: ServerConfig) -> int | None:
 LOG_PAGE = 10_000
 
 
-async def _arrivals(admin: httpx.AsyncClient, page: int = LOG_PAGE) -> ServerLog:
+async def _arrivals(admin: httpx.AsyncClient, page: int | None = None) -> ServerLog:
     """The server's log, read in pages of ``page`` records straight into :class:`bench.columns.ArrivalColumns`
     (a big run never holds the whole log as JSON or as objects). A server that does not page answers the whole
     log at once; that is read too. A reset between two pages shows as a later generation (an outside reset)."""
+    page = page or LOG_PAGE
     cols = ArrivalColumns()
     since, dropped, sink, generation = 0, 0, "memory", None
     while True:
