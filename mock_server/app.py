@@ -10,7 +10,8 @@ docs/scenarios.md); the admin endpoints are a small Starlette app behind it:
 * ``GET /__admin/config``: the config in force, and the server clock;
 * ``POST /__admin/reset``: a fresh state (quota, log, dynamics, random draws), optionally with a new
   config as the JSON body (``ServerConfig.to_dict()``); 400 naming the bad key otherwise;
-* ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back);
+* ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back); with
+  ``?since=K&limit=L``, one page of it (docs/scenarios.md);
 * ``GET /__admin/stats``: counts by status, in flight, the neighbour's traffic, resets.
 
 Every admin request must name a loopback ``Host`` and carry the ``admin_token`` (``python -m
