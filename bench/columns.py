@@ -12,24 +12,26 @@ same records as before, so every user that iterates, indexes or takes ``len`` wo
 >>> len(cols), cols[0] == Attempt(3, 1, 0.0, 0.5, None, 0.6, 200)
 (1, True)
 >>> arr = ArrivalColumns()
->>> arr.add("3.1.ab12", 500_000_000, 200, "", 1, 1)
->>> arr[0].request_id, arr.own(0, ".ab12"), arr.own(0, "")
-('3.1.ab12', (3, 1), None)
+>>> arr.add("j3.1.ab12", 500_000_000, 200, "", 1, 1)
+>>> arr[0].request_id, arr.own(0, ("j", ".ab12")), arr.own(0, ("j", ""))
+('j3.1.ab12', (3, 1), None)
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import TypeVar, overload
 
 import numpy as np
 
 from bench.records import Attempt
 from mock_server.log import Arrival
 
-__all__ = ["NO_NS", "ArrivalColumns", "AttemptColumns", "Tries"]
+__all__ = ["NO_NS", "ArrivalColumns", "AttemptColumns", "Tries", "id_shape"]
+
+T = TypeVar("T", bound=Hashable)
 
 #: ``arrival_ns`` of an attempt that never reached the server (``None`` in the record).
 NO_NS = -(2**63)
@@ -190,18 +192,19 @@ class Tries:
 class ArrivalColumns(Sequence[Arrival]):
     """The server's arrivals of one run as columns (~52 bytes an arrival, whatever the request id's length).
 
-    A request id of the form ``<job>.<attempt><suffix>`` (the harness's own: decimal numbers as ``str(int)``
-    writes them, then the run's tag) is kept as two numbers and the index of its suffix, shared by the run;
-    any other id (foreign traffic) is kept as it came. Keys are shared the same way.
+    A request id of the form ``<prefix><job>.<attempt><suffix>`` (the harness's own: a prefix without digits or
+    dots, decimal numbers as ``str(int)`` writes them, then the run's tag) is kept as two numbers and the index
+    of its *shape* ``(prefix, suffix)``, shared by the run; any other id (foreign traffic) is kept as it came.
+    Keys are shared the same way.
     """
 
     def __init__(self) -> None:
         self.t_ns, self.status, self.in_flight, self.cost = array("q"), array("i"), array("q"), array("q")
         self.job, self.attempt = array("q"), array("q")
-        self._suffix, self._key = array("i"), array("i")
-        self._suffixes: list[str] = []
+        self._shape, self._key = array("i"), array("i")
+        self._shapes: list[tuple[str, str]] = []
         self._keys: list[str] = []
-        self._index: dict[str, int] = {}  # suffix or key -> position in its list (one table per kind below)
+        self._shape_index: dict[tuple[str, str], int] = {}  # shape -> position in _shapes
         self._key_index: dict[str, int] = {}
         self._odd: dict[int, str] = {}  # row -> request id not of the harness's form
 
@@ -217,17 +220,16 @@ class ArrivalColumns(Sequence[Arrival]):
 
     def add(self, request_id: str, t_ns: int, status: int, key: str, in_flight: int, cost: int) -> None:
         row = len(self.t_ns)
-        job, attempt, suffix = _parse_id(request_id)
+        job, attempt, shape = _parse_id(request_id)
         if job < 0:
             self._odd[row] = request_id
-            suffix = ""
         self.t_ns.append(t_ns)
         self.status.append(status)
         self.in_flight.append(in_flight)
         self.cost.append(cost)
         self.job.append(job)
         self.attempt.append(attempt)
-        self._suffix.append(_intern(suffix, self._index, self._suffixes))
+        self._shape.append(_intern(shape, self._shape_index, self._shapes))
         self._key.append(_intern(key, self._key_index, self._keys))
 
     def shift(self, origin_ns: int) -> None:
@@ -235,15 +237,19 @@ class ArrivalColumns(Sequence[Arrival]):
         if len(self.t_ns):
             np.frombuffer(self.t_ns, np.int64)[:] -= origin_ns
 
-    def own(self, i: int, tag: str) -> tuple[int, int] | None:
-        """``(job, attempt)`` if row ``i``'s id is ``f"{job}.{attempt}{tag}"``, else ``None``."""
-        if self.job[i] < 0 or self._suffixes[self._suffix[i]] != tag:
+    def own(self, i: int, shape: tuple[str, str]) -> tuple[int, int] | None:
+        """``(job, attempt)`` if row ``i``'s id is ``f"{prefix}{job}.{attempt}{suffix}"`` for ``shape`` =
+        ``(prefix, suffix)`` (:func:`id_shape`), else ``None``."""
+        if self.job[i] < 0 or self._shapes[self._shape[i]] != shape:
             return None
         return self.job[i], self.attempt[i]
 
     def request_id(self, i: int) -> str:
         odd = self._odd.get(i)
-        return odd if odd is not None else f"{self.job[i]}.{self.attempt[i]}{self._suffixes[self._suffix[i]]}"
+        if odd is not None:
+            return odd
+        prefix, suffix = self._shapes[self._shape[i]]
+        return f"{prefix}{self.job[i]}.{self.attempt[i]}{suffix}"
 
     def __len__(self) -> int:
         return len(self.t_ns)
@@ -276,7 +282,21 @@ class ArrivalColumns(Sequence[Arrival]):
         return (self[int(i)] for i in order)
 
 
-def _intern(s: str, index: dict[str, int], table: list[str]) -> int:
+def id_shape(request_id: Callable[[int, int], str]) -> tuple[str, str]:
+    """The ``(prefix, suffix)`` of the ids ``request_id(job, attempt)`` makes, which must be
+    ``f"{prefix}{job}.{attempt}{suffix}"`` with a prefix of no digits or dots (:class:`ArrivalColumns` keeps such
+    ids as numbers).
+
+    >>> id_shape(lambda j, a: f"j{j}.{a}.ab12"), id_shape(lambda j, a: f"{j}.{a}")
+    (('j', '.ab12'), ('', ''))
+    """
+    job, attempt, shape = _parse_id(request_id(12, 34))
+    if (job, attempt) != (12, 34) or request_id(5, 1) != f"{shape[0]}5.1{shape[1]}":
+        raise ValueError(f"request ids like {request_id(12, 34)!r} are not <prefix><job>.<attempt><suffix>")
+    return shape
+
+
+def _intern(s: T, index: dict[T, int], table: list[T]) -> int:
     k = index.get(s)
     if k is None:
         k = index[s] = len(table)
@@ -284,21 +304,29 @@ def _intern(s: str, index: dict[str, int], table: list[str]) -> int:
     return k
 
 
-def _parse_id(rid: str) -> tuple[int, int, str]:
-    """``(job, attempt, suffix)`` for ``"<job>.<attempt><suffix>"`` written as ``f"{job}.{attempt}{suffix}"``
-    writes it (so it round-trips exactly); ``(-1, 0, "")`` otherwise.
+_NO_SHAPE = ("", "")
 
-    >>> _parse_id("12.3.ab"), _parse_id("12.3"), _parse_id("012.3"), _parse_id("r1")
-    ((12, 3, '.ab'), (12, 3, ''), (-1, 0, ''), (-1, 0, ''))
+
+def _parse_id(rid: str) -> tuple[int, int, tuple[str, str]]:
+    """``(job, attempt, (prefix, suffix))`` for an id ``f"{prefix}{job}.{attempt}{suffix}"`` writes (so it
+    round-trips exactly; the prefix has no digit or dot); ``(-1, 0, ("", ""))`` otherwise.
+
+    >>> _parse_id("12.3.ab"), _parse_id("j12.3"), _parse_id("012.3"), _parse_id("r1")
+    ((12, 3, ('', '.ab')), (12, 3, ('j', '')), (-1, 0, ('', '')), (-1, 0, ('', '')))
     """
-    dot = rid.find(".")
-    head = rid[:dot]
-    if dot <= 0 or not (head.isascii() and head.isdigit()) or (head[0] == "0" and len(head) > 1) or len(head) > 18:
-        return -1, 0, ""
+    start = 0
+    while start < len(rid) and not "0" <= rid[start] <= "9":
+        if rid[start] == ".":
+            return -1, 0, _NO_SHAPE
+        start += 1
+    dot = rid.find(".", start)
+    head = rid[start:dot]
+    if dot <= start or not (head.isascii() and head.isdigit()) or (head[0] == "0" and len(head) > 1) or len(head) > 18:
+        return -1, 0, _NO_SHAPE
     end = dot + 1
     while end < len(rid) and "0" <= rid[end] <= "9":
         end += 1
     tail = rid[dot + 1:end]
     if not tail or (tail[0] == "0" and len(tail) > 1) or len(tail) > 18:
-        return -1, 0, ""
-    return int(head), int(tail), rid[end:]
+        return -1, 0, _NO_SHAPE
+    return int(head), int(tail), (rid[:start], rid[end:])

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench import clock, compliance, counters, metrics, netmodel
-from bench.columns import NO_NS, ArrivalColumns, AttemptColumns, Tries
+from bench.columns import NO_NS, ArrivalColumns, AttemptColumns, Tries, id_shape
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
 from bench.loop_lag import Ticker
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
@@ -224,7 +224,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     log = await server.arrivals()
     arrivals = ArrivalColumns.of(log.arrivals)  # fetched in pages, straight into columns (bench.transport)
     arrivals.shift(t0_ns)
-    attempts, foreign = join(pending, tries, arrivals, tag)
+    attempts, foreign = join(pending, tries, arrivals, lambda job, attempt: f"{job}.{attempt}{tag}")
     outside = log.generation - generation if log.generation is not None and generation is not None else 0
     if not log.complete:
         note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
@@ -257,16 +257,18 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
                      counted)
 
 
-def join(pending: AttemptColumns, tries: Tries, arrivals: ArrivalColumns, tag: str) -> tuple[AttemptColumns, int]:
-    """Each attempt with its server arrival (the arrival whose id is ``f"{job}.{attempt}{tag}"``; the last one
-    if the log has several), in report order (:meth:`AttemptColumns.by_send`: ``pending`` itself, sorted), and
-    how many arrivals are not the run's own (foreign). Arrays indexed by attempt slot (:class:`Tries`), no
-    per-request dict."""
+def join(pending: AttemptColumns, tries: Tries, arrivals: ArrivalColumns, request_id: Callable[[int, int], str],
+         ) -> tuple[AttemptColumns, int]:
+    """Each attempt with its server arrival (the arrival whose id is ``request_id(job, attempt)``, the run's own
+    naming; the last one if the log has several), in report order (:meth:`AttemptColumns.by_send`: ``pending``
+    itself, sorted), and how many arrivals are not the run's own (foreign). Arrays indexed by attempt slot
+    (:class:`Tries`), no per-request dict."""
+    shape = id_shape(request_id)
     tries.freeze()
     ns_by_slot = array("q", [NO_NS]) * tries.total
     foreign = 0
     for i in range(len(arrivals)):
-        own = arrivals.own(i, tag)
+        own = arrivals.own(i, shape)
         if own is None or not tries.has(*own):
             foreign += 1
         else:

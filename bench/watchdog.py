@@ -423,7 +423,9 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
                 error += "; server log incomplete: burst metrics withheld"
     # Request ids are "job.attempt" plus, over a socket, the runner's per-run tag (".<hex>"): an id with our
     # job.attempt but another tag is someone else's request, as in runner.run_one.
-    joined, foreign = join(attempts, watch.tries, arrivals if arrivals is not None else ArrivalColumns(), watch.tag)
+    tag = watch.tag
+    joined, foreign = join(attempts, watch.tries, arrivals if arrivals is not None else ArrivalColumns(),
+                           lambda job, attempt: f"{job}.{attempt}{tag}")
     # Burst metrics judge against what the server enforces, in each tier's unit (a token tier counts costs).
     enforced = tuple(Tier(q.limit, q.window_s, q.unit) for q in scenario.server.quota)
     m = metrics.compute(joined, arrivals, enforced, requests=scenario.workload.jobs, cpu_s=None,

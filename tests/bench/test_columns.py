@@ -28,16 +28,30 @@ def test_attempts_round_trip_exactly() -> None:
 
 
 def test_arrivals_round_trip_with_any_request_id() -> None:
-    ids = ["3.1.ab12cd34", "3.1", "03.1", "3.01", "r1", "", "1.2x", "x" * 200, "4.5.ab12cd34"]
+    ids = ["3.1.ab12cd34", "3.1", "03.1", "3.01", "r1", "", "1.2x", "x" * 200, "4.5.ab12cd34", "j3.1.ab12cd34",
+           "a.3.1", ".3.1", "j", "j3.", "3..1"]
     recs = [Arrival(rid, i * 7 - 3, 200 + i, "key" if i % 2 else "", i, i + 1) for i, rid in enumerate(ids)]
     cols = ArrivalColumns.of(recs)
     assert list(cols) == recs
     # Only canonical "<job>.<attempt><tag>" ids are a run's own, and only with its tag.
-    assert [cols.own(i, ".ab12cd34") for i in range(len(ids))] == [(3, 1), None, None, None, None, None, None,
-                                                                    None, (4, 5)]
-    assert cols.own(1, "") == (3, 1) and cols.own(6, "x") == (1, 2)
+    tag = ("", ".ab12cd34")
+    assert [i for i in range(len(ids)) if cols.own(i, tag)] == [0, 8]
+    assert cols.own(0, tag) == (3, 1) and cols.own(8, tag) == (4, 5) and cols.own(9, ("j", ".ab12cd34")) == (3, 1)
+    assert cols.own(1, ("", "")) == (3, 1) and cols.own(6, ("", "x")) == (1, 2)
     cols.shift(-3)
     assert [a.t_ns for a in cols] == [i * 7 for i in range(len(ids))]
+
+
+def test_the_join_follows_the_run_s_id_format() -> None:
+    # Whatever the prefix the harness writes ids with ("j1.1.<tag>", or "1.1.<tag>"), the join matches them.
+    for fmt in ("{}.{}.t", "j{}.{}.t"):
+        tries, pending = Tries(), AttemptColumns()
+        pending.append(0, tries.next(0), 0.0, 0.0, 0.01, 200)
+        log = ArrivalColumns.of([Arrival(fmt.format(0, 1), 5, 200), Arrival("x0.1.t", 6, 200)])
+        joined, foreign = join(pending, tries, log, lambda job, attempt, fmt=fmt: fmt.format(job, attempt))
+        assert (joined[0].arrival_ns, foreign) == (5, 1)
+    with pytest.raises(ValueError, match="not <prefix>"):
+        join(pending, tries, log, lambda job, attempt: f"{attempt}-{job}")
 
 
 def test_join_matches_ids_counts_foreign_and_sorts_by_send() -> None:
@@ -47,7 +61,7 @@ def test_join_matches_ids_counts_foreign_and_sorts_by_send() -> None:
     log = ArrivalColumns.of([Arrival(rid, t, 200) for rid, t in [
         ("1.1.t", 10), ("0.2.t", 20), ("0.2.u", 30),  # another tag: foreign
         ("9.1.t", 40), ("1.2.t", 50), ("1.2.t", 60)]])  # job 9 never ran: foreign; of two, the last wins
-    joined, foreign = join(pending, tries, log, ".t")
+    joined, foreign = join(pending, tries, log, lambda job, attempt: f"{job}.{attempt}.t")
     assert foreign == 2
     assert [(a.job, a.attempt, a.sent_s, a.arrival_ns) for a in joined] == [
         (1, 2, 0.1, 60), (0, 1, 0.2, None), (0, 2, 0.2, 20), (1, 1, 0.5, 10)]
