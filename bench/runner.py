@@ -27,12 +27,13 @@ import time
 import traceback
 from array import array
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import httpx
 
 from bench import clock, compliance, counters, metrics, netmodel
+from bench.columns import NO_NS, ArrivalColumns, AttemptColumns, Tries, id_shape
 from bench.harness_lag import CROWD, HarnessLag, release_lag, send_lag, transits
 from bench.loop_lag import Ticker
 from bench.records import CANCELLED, TRANSPORT_ERROR, Arrival, Attempt
@@ -53,8 +54,8 @@ class RunResult:
     repeat: int
     status: str  # "ok", "timeout" (hung past the scenario's timeout_s) or "failed" (raised)
     error: str | None
-    attempts: tuple[Attempt, ...]
-    arrivals: tuple[Arrival, ...]  # this run's server log, times relative to run start
+    attempts: Sequence[Attempt]  # by (sent_s, job, attempt); AttemptColumns from a run (bench.columns)
+    arrivals: Sequence[Arrival]  # this run's server log, times relative to run start; ArrivalColumns from a run
     metrics: metrics.Metrics
     wall_s: float
     foreign_arrivals: int = 0  # server arrivals that were not this run's requests
@@ -132,14 +133,13 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
     RUN_TAG.set(tag)  # the strategy's task inherits it: the watchdog tells this run's arrivals apart by it
     loop = asyncio.get_running_loop()
     workload = scenario.workload
-    # Attempts only (ids are bench.request_ids'): a big run holds one small record per attempt.
-    pending: list[Attempt] = []
-    tries: Counter[int] = Counter()
+    # Attempts only (ids are bench.request_ids'), as columns (bench.columns): a few bytes per attempt.
+    pending = AttemptColumns()
+    tries = Tries()
     # The harness's own lateness, per job and per attempt (seconds, packed: 8 bytes a sample).
     release_lags, send_lags = array("d"), array("d")
     left: dict[str, float] = {}  # request id -> when httpx handed it to its transport
     busy = 0  # the run's requests in flight
-    crowded: set[tuple[int, int]] = set()  # (job, attempt) sent while CROWD or more were in flight
 
     try:
         strategy: Strategy | None = strategy_cls(scenario.declared)
@@ -199,13 +199,11 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             nonlocal busy
             if job.give_up is not None and not job.give_up.sending(loop.time()):
                 raise JobDropped(f"job {job.id} gave up ({job.give_up.kind}) before it was sent")
-            tries[job.id] += 1
-            n = tries[job.id]
+            n = tries.next(job.id)
             rid = request_id(job.id, n, tag)
             sent = ready = loop.time() - t0
             status = TRANSPORT_ERROR
-            if busy >= CROWD:
-                crowded.add((job.id, n))
+            crowded = busy >= CROWD  # sent while CROWD or more were in flight
             busy += 1
             try:
                 async with slots:
@@ -219,7 +217,7 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
             finally:
                 busy -= 1
                 # Recorded even when cancelled or failed: the attempt happened and may have reached the server.
-                pending.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
+                pending.append(job.id, n, job.release_s, sent, loop.time() - t0, status, crowded=crowded)
                 LIVE.count(status)
                 handed = left.pop(rid, None)
                 if handed is not None:
@@ -249,19 +247,10 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         error = f"{error}; {note}" if error else note
 
     log = await server.arrivals()
-    arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
-    by_id = {a.request_id: a.t_ns for a in arrivals}
-    own = {request_id(a.job, a.attempt, tag) for a in pending}
-    foreign = sum(1 for a in arrivals if a.request_id not in own)
-    del own
+    arrivals = ArrivalColumns.of(log.arrivals)  # fetched in pages, straight into columns (bench.transport)
+    arrivals.shift(t0_ns)
+    attempts, foreign = join(pending, tries, arrivals, lambda job, attempt: request_id(job, attempt, tag))
     outside = log.generation - generation if log.generation is not None and generation is not None else 0
-
-    def joined(a: Attempt) -> Attempt:
-        ns = by_id.get(request_id(a.job, a.attempt, tag))
-        return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
-
-    attempts = tuple(sorted((joined(a) for a in pending), key=lambda a: (a.sent_s, a.job, a.attempt)))
-    pending.clear()  # the sorted tuple replaces it: a big run does not hold both
     if not log.complete:
         note = f"server log incomplete ({log.dropped} arrivals dropped): burst metrics withheld"
         error = f"{error}; {note}" if error else note
@@ -287,10 +276,30 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         error = f"{error}; {withheld}" if error else withheld
     # Transit of the sends that did not queue behind the run's own clump (harness_lag.CROWD).
     lag = HarnessLag.of(release_lags, send_lags,
-                        transits((a.sent_s, a.arrival_s) for a in attempts if (a.job, a.attempt) not in crowded),
+                        transits(attempts.sent_arrival(i) for i in range(len(attempts)) if not attempts.crowded[i]),
                         transit_judged=limits is None and server.name not in ("asgi", "target"))
     return RunResult(strategy_cls.name, repeat, status, error, attempts, arrivals, m, wall_s, foreign, outside, lag,
                      counted, tag)
+
+
+def join(pending: AttemptColumns, tries: Tries, arrivals: ArrivalColumns, request_id: Callable[[int, int], str],
+         ) -> tuple[AttemptColumns, int]:
+    """Each attempt with its server arrival (the arrival whose id is ``request_id(job, attempt)``, the run's own
+    naming; the last one if the log has several), in report order (:meth:`AttemptColumns.by_send`: ``pending``
+    itself, sorted), and how many arrivals are not the run's own (foreign). Arrays indexed by attempt slot
+    (:class:`Tries`), no per-request dict."""
+    shape = id_shape(request_id)
+    tries.freeze()
+    ns_by_slot = array("q", [NO_NS]) * tries.total
+    foreign = 0
+    for i in range(len(arrivals)):
+        own = arrivals.own(i, shape)
+        if own is None or not tries.has(*own):
+            foreign += 1
+        else:
+            ns_by_slot[tries.slot(*own)] = arrivals.t_ns[i]
+    pending.join(tries, ns_by_slot)
+    return pending.by_send(), foreign
 
 
 def virtual_setup(scenario: Scenario, repeat: int = 0, profile: netmodel.Profile | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,10 +22,11 @@ from httpx_aiohttp import AiohttpTransport
 from starlette.types import ASGIApp
 
 from bench.clock import io_sleep, loop_ns
+from bench.columns import ArrivalColumns
 from bench.lean_client import LeanClient
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
-from mock_server.log import Arrival, from_json
+from mock_server.log import Arrival
 from mock_server.process import ServerError, ServerProcess
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, pool=None)
 class ServerLog:
     """The server's arrival log for one run, and whether it holds every arrival."""
 
-    arrivals: list[Arrival]
+    arrivals: Sequence[Arrival]  # ArrivalColumns when read from a server
     dropped: int  # arrivals the bounded in-memory log let go
     sink: str  # "memory", "file:<path>" or "off"
     generation: int | None = None  # the server state's resets so far (None: the server does not say)
@@ -83,16 +84,36 @@ async def _reset(admin: httpx.AsyncClient, config: ServerConfig) -> int | None:
     return generation if isinstance(generation, int) else None
 
 
-async def _arrivals(admin: httpx.AsyncClient) -> ServerLog:
-    try:
-        r = await admin.get("/__admin/log")
-        r.raise_for_status()
-    except httpx.HTTPError as e:
-        raise ServerError(f"mock server did not give its arrival log: {e!r}") from None
-    data = r.json()
-    generation = data.get("generation")
-    return ServerLog(from_json(data), int(data.get("dropped", 0)), str(data.get("sink", "memory")),
-                     generation if isinstance(generation, int) else None)
+#: Records per ``/__admin/log`` page: ~0.7 MB of JSON, parsed one page at a time into columns.
+LOG_PAGE = 10_000
+
+
+async def _arrivals(admin: httpx.AsyncClient, page: int | None = None) -> ServerLog:
+    """The server's log, read in pages of ``page`` records straight into :class:`bench.columns.ArrivalColumns`
+    (a big run never holds the whole log as JSON or as objects). A server that does not page answers the whole
+    log at once; that is read too. A reset between two pages shows as a later generation (an outside reset)."""
+    page = page or LOG_PAGE
+    cols = ArrivalColumns()
+    since, dropped, sink, generation = 0, 0, "memory", None
+    while True:
+        try:
+            r = await admin.get("/__admin/log", params={"since": since, "limit": page})
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            raise ServerError(f"mock server did not give its arrival log: {e!r}") from None
+        data = r.json()
+        rows = data["arrivals"]
+        for rec in rows:
+            cols.add(rec[0], rec[1], rec[2], rec[3], rec[4], rec[5] if len(rec) > 5 else 1)
+        dropped = max(dropped, int(data.get("dropped", 0)))
+        sink = str(data.get("sink", "memory"))
+        g = data.get("generation")
+        generation = g if isinstance(g, int) else None
+        if "next" not in data or len(rows) < page:
+            break
+        since = int(data["next"])
+        del data, rows, r
+    return ServerLog(cols, dropped, sink, generation)
 
 
 class _TimedASGITransport(httpx.ASGITransport):

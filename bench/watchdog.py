@@ -39,7 +39,7 @@ import itertools
 import math
 import threading
 import time
-from collections import Counter
+from array import array
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -47,9 +47,10 @@ from typing import Any
 import httpx
 
 from bench import clock, compliance, metrics
-from bench.records import CANCELLED, TRANSPORT_ERROR, Attempt
+from bench.columns import ArrivalColumns, AttemptColumns, Tries
+from bench.records import CANCELLED, TRANSPORT_ERROR
 from bench.request_ids import request_id
-from bench.runner import RUN_TAG, RunResult
+from bench.runner import RUN_TAG, RunResult, join
 from bench.scenarios import Scenario
 from bench.transport import Server, ServerError
 from mock_server import ticks
@@ -129,6 +130,27 @@ def check_client_limits(value: object) -> None:
         raise ValueError(f"client_limits.keepalive_expiry: must be None or a finite number >= 0, got {e!r}")
 
 
+class _Released:
+    """The jobs the workload released, as ``send`` checks them (a :class:`Job` compares by id, release and
+    cost): packed by id (the workload releases 0, 1, 2, …), 16 bytes a job rather than a kept ``Job``."""
+
+    def __init__(self) -> None:
+        self._release_s, self._cost = array("d"), array("q")
+        self._other: dict[int, Job] = {}  # a job released out of order (not the harness's own workload)
+
+    def add(self, job: Job) -> None:
+        if job.id == len(self._release_s) and job.id not in self._other:
+            self._release_s.append(job.release_s)
+            self._cost.append(job.cost)
+        else:
+            self._other[job.id] = job
+
+    def has(self, job: Job) -> bool:
+        if 0 <= job.id < len(self._release_s) and job.id not in self._other:
+            return self._release_s[job.id] == job.release_s and self._cost[job.id] == job.cost
+        return bool(self._other.get(job.id) == job)
+
+
 @dataclass
 class _Watch:
     """What the run's thread tells the watchdog; written by that thread, read under the GIL."""
@@ -145,9 +167,9 @@ class _Watch:
     overdue: bool = False
     result: RunResult | None = None
     crash: BaseException | None = None
-    released: dict[int, Job] = field(default_factory=dict)
-    tries: Counter[int] = field(default_factory=Counter)
-    attempts: list[Attempt] = field(default_factory=list)
+    released: _Released = field(default_factory=lambda: _Released())
+    tries: Tries = field(default_factory=Tries)
+    attempts: AttemptColumns = field(default_factory=AttemptColumns)  # bench.columns: bytes, not records
     in_flight: dict[int, tuple[Job, int, float]] = field(default_factory=dict)
     keys: Iterator[int] = field(default_factory=itertools.count)
     tag: str = ""  # the runner's request-id tag for this run (runner.RUN_TAG), read when the strategy starts
@@ -169,7 +191,7 @@ class _Watch:
     def jobs(self, inner: Jobs) -> Jobs:
         async def watched() -> AsyncIterator[Job]:
             async for job in inner:
-                self.released[job.id] = job
+                self.released.add(job)
                 yield job
 
         return watched()
@@ -179,10 +201,9 @@ class _Watch:
         t0 = self.t0
 
         async def send(job: Job) -> httpx.Response:
-            if not isinstance(job, Job) or self.released.get(job.id) != job:
+            if not isinstance(job, Job) or not self.released.has(job):
                 raise UnreleasedJob(f"send({job!r}): the workload never released this job")
-            self.tries[job.id] += 1
-            n = self.tries[job.id]
+            n = self.tries.next(job.id)
             sent = loop.time() - t0
             key = next(self.keys)
             self.in_flight[key] = (job, n, sent)
@@ -200,7 +221,7 @@ class _Watch:
             finally:
                 del self.in_flight[key]
                 if status is not None:
-                    self.attempts.append(Attempt(job.id, n, job.release_s, sent, None, loop.time() - t0, status))
+                    self.attempts.append(job.id, n, job.release_s, sent, loop.time() - t0, status)
 
         return send
 
@@ -382,9 +403,10 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
     """A result from the watchdog's own records and the server's log, for a run it had to end."""
     t0 = watch.t0
     cut = (watch.loop.time() - t0) if (watch.loop is not None and t0 is not None) else 0.0
-    attempts = list(watch.attempts) + [Attempt(job.id, n, job.release_s, sent, None, max(sent, cut), CANCELLED)
-                                       for job, n, sent in list(watch.in_flight.values())]
-    arrivals = None
+    attempts = watch.attempts  # the run is over: its columns take the attempts still in flight, cut
+    for job, n, sent in list(watch.in_flight.values()):
+        attempts.append(job.id, n, job.release_s, sent, max(sent, cut), CANCELLED)
+    arrivals: ArrivalColumns | None = None
     judge, t0_ns = None, 0
     if t0 is not None and watch.phase != "setup":
         try:
@@ -395,22 +417,16 @@ def _salvage(strategy_cls: type[Strategy], scenario: Scenario, server: Server, r
             if log.complete:
                 # The strategy's start on the server's clock, in its ticks (approximately the runner's t0).
                 t0_ns = ticks.from_seconds(t0)
-                arrivals = tuple(replace(a, t_ns=a.t_ns - t0_ns) for a in log.arrivals)
+                arrivals = ArrivalColumns.of(log.arrivals)
+                arrivals.shift(t0_ns)
                 judge = compliance.judge(scenario.server, t0_ns)  # what the policy says of the part that ran
             else:
                 error += "; server log incomplete: burst metrics withheld"
     # Request ids are bench.request_ids' "j<job>.<attempt>" plus, over a socket, the runner's per-run tag
     # (".<hex>"): an id with our job.attempt but another tag is someone else's request, as in runner.run_one.
     tag = watch.tag
-    by_id = {a.request_id: a.t_ns for a in arrivals or ()}
-    own = {request_id(a.job, a.attempt, tag) for a in attempts}
-    foreign = sum(1 for a in arrivals or () if a.request_id not in own)
-
-    def joined_one(a: Attempt) -> Attempt:
-        ns = by_id.get(request_id(a.job, a.attempt, tag))
-        return replace(a, arrival_s=None if ns is None else ticks.to_seconds(ns), arrival_ns=ns)
-
-    joined = tuple(sorted((joined_one(a) for a in attempts), key=lambda a: (a.sent_s, a.job, a.attempt)))
+    joined, foreign = join(attempts, watch.tries, arrivals if arrivals is not None else ArrivalColumns(),
+                           lambda job, attempt: request_id(job, attempt, tag))
     # Burst metrics judge against what the server enforces, in each tier's unit (a token tier counts costs).
     enforced = tuple(Tier(q.limit, q.window_s, q.unit) for q in scenario.server.quota)
     m = metrics.compute(joined, arrivals, enforced, requests=scenario.workload.jobs, cpu_s=None,

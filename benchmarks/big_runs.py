@@ -9,7 +9,8 @@ harness's client bounds the connections, the rest queue in it); ``worker-pool`` 
 ``concurrency = 1000`` in flight and pulls jobs from the harness's lazy workload as it goes. The child
 reports the run's wall time (reset, sending, the server log, metrics), its peak resident memory
 (``ru_maxrss``, with the figure before the run) and its CPU seconds (user + system) over the run; the
-mock server is another process and not counted. Prints Markdown.
+mock server is another process, not counted there: its own peak resident memory (``VmHWM``, Linux) is a
+column of its own (it holds its arrival log for the run). Prints Markdown.
 """
 
 from __future__ import annotations
@@ -47,12 +48,25 @@ def one(jobs: int, strategy: str, transport: str) -> dict[str, object]:
         r = asyncio.run(run_one(cls, sc, server))
         cpu1 = os.times()
         wall = time.perf_counter() - t0
+        server_mb = _peak_rss_mb(server.pid)
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     return {"jobs": jobs, "strategy": strategy, "transport": transport, "status": r.status,
             "succeeded": r.metrics.succeeded, "attempts": r.metrics.attempts, "wall_s": wall,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "start_rss_mb": base_rss_kb / 1024, "cpu_s": cpu,
+            "start_rss_mb": base_rss_kb / 1024, "cpu_s": cpu, "server_peak_rss_mb": server_mb,
             "harness_limited": r.harness.limited if r.harness else None}
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory (``VmHWM``) in MB; ``None`` where /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,20 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(one(int(args.jobs), args.strategies, args.transport)))
         return 0
     lines = ["| jobs | strategy | status | wall s | achieved rps | peak RSS MB (at start) | CPU s | CPU ms / request "
-             "| harness-limited |", "|---|---|---|---|---|---|---|---|---|"]
+             "| harness-limited | server peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for n in (int(x) for x in args.jobs.split(",")):
         for strategy in args.strategies.split(","):
             out = subprocess.run([sys.executable, __file__, "--one", "--jobs", str(n), "--strategies", strategy,
                                   "--transport", args.transport], capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(out.stderr, file=sys.stderr)
-                lines.append(f"| {n} | {strategy} | crashed ({out.returncode}) | | | | | | |")
+                lines.append(f"| {n} | {strategy} | crashed ({out.returncode}) | | | | | | | |")
                 continue
             d = json.loads(out.stdout.strip().splitlines()[-1])
             rps = d["succeeded"] / d["wall_s"]
             lines.append(f"| {n:,} | {strategy} | {d['status']} | {d['wall_s']:.1f} | {rps:.0f} | "
                          f"{d['peak_rss_mb']:.0f} ({d['start_rss_mb']:.0f}) | {d['cpu_s']:.1f} | "
-                         f"{d['cpu_s'] / max(1, d['attempts']) * 1000:.3f} | {d['harness_limited']} |")
+                         f"{d['cpu_s'] / max(1, d['attempts']) * 1000:.3f} | {d['harness_limited']} | "
+                         f"{_mb(d.get('server_peak_rss_mb'))} |")
             print(lines[-1], file=sys.stderr)
     load = os.getloadavg()
     print(f"`{COMMAND}` (= python benchmarks/big_runs.py --jobs {args.jobs} --strategies {args.strategies}), "
@@ -87,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.python_version()}, load average {load[0]:.1f} after the run.\n")
     print("\n".join(lines))
     return 0
+
+
+def _mb(v: object) -> str:
+    return f"{v:.0f}" if isinstance(v, float) else "–"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ docs/scenarios.md); the admin endpoints are a small Starlette app behind it:
 * ``GET /__admin/config``: the config in force, and the server clock;
 * ``POST /__admin/reset``: a fresh state (quota, log, dynamics, random draws), optionally with a new
   config as the JSON body (``ServerConfig.to_dict()``); 400 naming the bad key otherwise;
-* ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back);
+* ``GET /__admin/log``: the arrival log (``mock_server.log.from_json`` reads it back); with
+  ``?since=K&limit=L``, one page of it (docs/scenarios.md);
 * ``GET /__admin/stats``: counts by status, in flight, the neighbour's traffic, resets.
 
 Every admin request must name a loopback ``Host`` and carry the ``admin_token`` (``python -m
@@ -44,7 +45,7 @@ import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ from mock_server.config import LOG_DIR, MAX_COST, ConfigError, ServerConfig, res
 from mock_server.faults import Faults
 from mock_server.headers import Announcer, Headers
 from mock_server.latency import sampler
-from mock_server.log import ArrivalLog, FileLog, NullLog, Sink
+from mock_server.log import MAX_PAGE, ArrivalLog, FileLog, NullLog, Sink
 from mock_server.quota import QuotaState
 from mock_server.ticks import from_seconds, to_seconds
 
@@ -279,7 +280,16 @@ class MockApp:
             return endpoint
 
         async def log(request: Request) -> Response:
-            return JSONResponse({**self.run.log.to_json(), "generation": self.generation})
+            # ?since=K&limit=L: one page (mock_server.log.MAX_PAGE at most), so a big log is read in bounded
+            # pieces on both sides; without them, the whole log at once.
+            q = request.query_params
+            if "since" not in q and "limit" not in q:
+                return JSONResponse({**self.run.log.to_json(), "generation": self.generation})
+            try:
+                since, limit = _count(q, "since", 0, 0, None), _count(q, "limit", MAX_PAGE, 1, MAX_PAGE)
+            except ValueError as e:
+                return JSONResponse({"error": str(e)}, status_code=400)
+            return JSONResponse({**self.run.log.page(since, limit), "generation": self.generation})
 
         async def reset(request: Request) -> Response:
             try:
@@ -331,6 +341,25 @@ class MockApp:
         self._config = config
         self._run = RunState(config, self.clock, self.wall, self._log_path)
         self.generation += 1
+
+
+def _count(query: Mapping[str, str], name: str, default: int, lowest: int, highest: int | None) -> int:
+    """Query parameter ``name`` as a decimal integer in ``[lowest, highest]``; ``default`` when absent.
+
+    >>> _count({"since": "10"}, "since", 0, 0, None), _count({}, "limit", 5, 1, 5)
+    (10, 5)
+    >>> _count({"limit": "9"}, "limit", 5, 1, 5)
+    Traceback (most recent call last):
+    ValueError: limit: must be an integer from 1 to 5, got '9'
+    """
+    raw = query.get(name)
+    if raw is None:
+        return default
+    ok = raw.isascii() and raw.isdigit() and len(raw) <= 18
+    if not ok or int(raw) < lowest or (highest is not None and int(raw) > highest):
+        span = f"from {lowest} to {highest}" if highest is not None else f"of at least {lowest}"
+        raise ValueError(f"{name}: must be an integer {span}, got {raw[:40]!r}")
+    return int(raw)
 
 
 async def _read_body(request: Request) -> bytes:

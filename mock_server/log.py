@@ -34,9 +34,10 @@ characters of each (a longer id never matches a client's own and is reported as 
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +48,8 @@ FIELDS = ["request_id", "t_ns", "status", "key", "in_flight", "cost"]
 Record = tuple[str, int, int, str, int, int]
 #: Characters kept of a request id or key (they are client-chosen header values, up to the header limit).
 MAX_FIELD = 200
+#: Most records one page of ``/__admin/log?since=&limit=`` returns (a page of 10⁵ is ~7 MB of JSON).
+MAX_PAGE = 100_000
 #: What one in-memory record costs besides its id and key characters (tuple, int, deque slot; measured
 #: with tracemalloc on CPython 3.11: ~177 bytes for a 15-character id).
 RECORD_BYTES = 160
@@ -82,11 +85,23 @@ class Sink(Protocol):
 
     def to_json(self) -> dict[str, Any]: ...
 
+    def page(self, since: int, limit: int) -> dict[str, Any]:
+        """Records ``since`` (0 = the first logged since the reset) up to ``limit`` of them: :func:`_page`."""
+        ...
+
     def close(self) -> None: ...
 
 
 def _json(records: list[Record] | list[list[Any]], dropped: int, sink: str) -> dict[str, Any]:
     return {"fields": FIELDS, "arrivals": records, "dropped": dropped, "sink": sink}
+
+
+def _page(records: Iterable[Record] | Iterable[list[Any]], start: int, dropped: int, total: int,
+          sink: str) -> dict[str, Any]:
+    """One page: :func:`_json`'s fields plus ``since`` (the first record's number: later than asked when the
+    records asked for were dropped), ``next`` (the number to ask for next) and ``total`` (logged so far)."""
+    rows: list[Any] = list(records)
+    return {**_json(rows, dropped, sink), "since": start, "next": start + len(rows), "total": total}
 
 
 class ArrivalLog:
@@ -134,6 +149,20 @@ class ArrivalLog:
         """Compact form for ``/__admin/log``: one list per arrival, fields named once."""
         return _json(list(self._entries), self.dropped, "memory")
 
+    def page(self, since: int, limit: int) -> dict[str, Any]:
+        """A page of the records still held (numbered from the reset: the oldest held is ``dropped``).
+
+        >>> log = ArrivalLog(limit=3)
+        >>> for i in range(5):
+        ...     log.add(str(i), i, 200, "", 1)
+        >>> p = log.page(0, 2)  # 0 and 1 were dropped: the page starts at 2
+        >>> [r[0] for r in p["arrivals"]], p["since"], p["next"], p["dropped"], p["total"]
+        (['2', '3'], 2, 4, 2, 5)
+        """
+        start = max(since, self.dropped)
+        first = start - self.dropped
+        return _page(itertools.islice(self._entries, first, first + limit), start, self.dropped, self.total, "memory")
+
     def close(self) -> None:
         pass
 
@@ -177,6 +206,14 @@ class FileLog:
             records = [[r[0], int(r[1]), int(r[2]), r[3], int(r[4]), int(r[5]) if len(r) > 5 else 1] for r in rows]
         return _json(records, 0, f"file:{self.path}")
 
+    def page(self, since: int, limit: int) -> dict[str, Any]:
+        # Reads past the first ``since`` rows each time: paging a file log of n rows costs O(n² / limit) rows read.
+        self.flush()
+        with self.path.open(newline="", encoding="utf-8") as f:
+            rows = itertools.islice(csv.reader(f), since + 1, since + 1 + limit)
+            records = [[r[0], int(r[1]), int(r[2]), r[3], int(r[4]), int(r[5]) if len(r) > 5 else 1] for r in rows]
+        return _page(records, since, 0, self.total, f"file:{self.path}")
+
     def close(self) -> None:
         self.flush()
         self._f.close()
@@ -192,6 +229,9 @@ class NullLog:
 
     def to_json(self) -> dict[str, Any]:
         return _json([], 0, "off")
+
+    def page(self, since: int, limit: int) -> dict[str, Any]:
+        return _page([], since, 0, 0, "off")
 
     def close(self) -> None:
         pass
