@@ -28,18 +28,6 @@ bench: $(STAMP)
 bench-matrix: $(STAMP)
 	$(BIN)/ratebench run --scenario all --strategies all
 
-## Debian packages some tests need (chromium: the headless-browser test of report.html). Installed with apt-get
-## when missing and we are root; otherwise a note, and those tests skip saying why. One line: others append to it.
-APT_PACKAGES := chromium
-system-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "system-deps: installing $$missing"; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \
-	    || echo "system-deps: apt-get failed; the tests that need $$missing will skip"; \
-	else echo "system-deps: missing $$missing (not root or no apt-get); the tests that need them will skip"; fi
-
 ## Debian packages some tests need (chromium: the headless-browser test of report.html; redis-server: the
 ## Redis-backed strategies, bench/redis_server.py). Installed with apt-get
 ## when missing and we are root; otherwise a note, and those tests skip saying why. One line: others append to it.

@@ -9,7 +9,7 @@ dropped and cancelled summed; phases as recorded (first tier).
 >>> runs = [{"strategy": "a", "metrics": {"loop_lag_p50_ms": 1.0, "loop_lag_p99_ms": 4.0, "loop_lag_max_ms": 9.0,
 ...          "client_peak_window_count": [20], "peak_window_count": [39], "window_phase_s": [0.75],
 ...          "jobs_dropped": 0, "jobs_cancelled": 2}}]
->>> print("\\n".join(section(runs)[4:]))
+>>> print("\\n".join(section(runs)[5:]))
 | strategy | loop lag p50 / p99 / max ms | peak window client / server | start phase s | dropped | cancelled |
 |---|---|---|---|---|---|
 | `a` | 1.0 / 4.0 / 9.0 | 20 / 39 | 0.750 | 0 | 2 |
@@ -17,10 +17,11 @@ dropped and cancelled summed; phases as recorded (first tier).
 
 from __future__ import annotations
 
-import html
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from bench import sections
 
 __all__ = ["HEADERS", "html_section", "section", "table"]
 
@@ -69,11 +70,8 @@ def table(runs: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
 
 def section(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     """Markdown lines of the section (a blank line first), or none when there is nothing to show."""
-    rows = table(runs)
-    if not rows:
-        return []
-    return ["", "## Client side", "", INTRO + "\n", "| " + " | ".join(HEADERS) + " |",
-            "|" + "---|" * len(HEADERS), *(f"| `{r[0]}` | " + " | ".join(r[1:]) + " |" for r in rows)]
+    rows = [(f"`{r[0]}`", *r[1:]) for r in table(runs)]
+    return sections.markdown("Client side", INTRO, HEADERS, rows)
 
 
 def html_section(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -82,10 +80,4 @@ def html_section(runs: Sequence[Mapping[str, Any]]) -> str:
     >>> html_section([])
     ''
     """
-    rows = table(runs)
-    if not rows:
-        return ""
-    esc = html.escape
-    head = "".join(f"<th>{esc(h)}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<h2>Client side</h2><p>{esc(INTRO)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return sections.html_section("Client side", INTRO, HEADERS, table(runs))

@@ -19,9 +19,9 @@ show what no single process sees: each stays within the quota, together they do 
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
 from typing import Any
+
+from bench import sections
 
 __all__ = ["HEADERS", "html_section", "markdown", "rows"]
 
@@ -56,25 +56,9 @@ def rows(doc: dict[str, Any]) -> list[list[str]]:
 
 def markdown(doc: dict[str, Any]) -> list[str]:
     """The section's lines (none for a single-process run)."""
-    body = rows(doc)
-    if not body:
-        return []
-    line = _line
-    return ["", "## Per client process", "", INTRO, "", line(HEADERS), "|" + "---|" * len(HEADERS),
-            *(line(r) for r in body)]
-
-
-def _line(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+    return sections.markdown("Per client process", INTRO, HEADERS, rows(doc))
 
 
 def html_section(doc: dict[str, Any]) -> str:
     """The same section as HTML ("" for a single-process run)."""
-    body = rows(doc)
-    if not body:
-        return ""
-    esc = html.escape
-    head = "".join(f"<th>{esc(h)}</th>" for h in HEADERS)
-    trs = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-    return (f"<h2>Per client process</h2><p>{esc(INTRO)}</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>")
+    return sections.html_section("Per client process", INTRO, HEADERS, rows(doc))
