@@ -31,6 +31,8 @@ README = ROOT / "README.md"
 NOT_RUN = {
     "make bench": "about 4 minutes of real-time runs against a uvicorn server (plus set-up)",
     "make test": "the test suite itself (this test is part of it)",
+    "ratebench run --scenario all --strategies frontier,aiolimiter,token-bucket --repeat 3":
+        "about 15 minutes of real-time runs (the same matrix runs above in virtual time)",
 }
 #: What the fresh directory links from the checkout, for README commands that name repository files.
 LINKED = ("examples", "tests")
