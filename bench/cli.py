@@ -292,7 +292,9 @@ def _target_scenario(args: argparse.Namespace, scenario: Scenario) -> Scenario:
                          "network); drop --clock virtual")
     try:
         args.target = target.check_url(args.target)
-        return target.scenario_for(scenario)
+        sc = target.scenario_for(scenario)
+        target.check_reachable(args.target)  # one connection, no request: an unreachable URL is not a run
+        return sc
     except target.TargetError as e:
         raise UsageError(str(e)) from None
 
