@@ -41,7 +41,7 @@ from typing import IO, Any
 
 import httpx
 
-from bench import compliance, metrics
+from bench import compliance, metrics, watchdog
 from bench.records import Attempt
 from bench.request_ids import request_id
 from bench.runner import RunResult, Share, oracle_makespan, run_one
@@ -250,6 +250,7 @@ def run(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, re
     tag = "." + secrets.token_hex(4)
     wall0 = time.clock_gettime(time.CLOCK_MONOTONIC)
     children: list[_Child] = []
+    t0_ns: int | None = None
     try:
         for k in range(processes):
             children.append(_spawn(Order.of(strategy_cls, scenario, repeat, k, processes, tag, server.base_url,
@@ -278,6 +279,10 @@ def run(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, re
         _stop(children)
         return _merge(strategy_cls, scenario, server, repeat, processes, tag, generation, None,
                       [str(e)] * processes, time.clock_gettime(time.CLOCK_MONOTONIC) - wall0, [])
+    except KeyboardInterrupt:  # a signal: the workers are stopped (finally) and the run kept as partial
+        _stop(children)
+        raise watchdog.Interrupted(_interrupted(strategy_cls, scenario, server, repeat, processes, tag, generation,
+                                                t0_ns, wall0, [c.proc.pid for c in children])) from None
     finally:
         _stop(children)  # by PID; interrupted or not
     wall_s = time.clock_gettime(time.CLOCK_MONOTONIC) - wall0
@@ -287,6 +292,20 @@ def run(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, re
 
 class _Abandon(Exception):
     pass
+
+
+def _interrupted(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, repeat: int, processes: int,
+                 tag: str, generation: int | None, t0_ns: int | None, wall0: float, pids: Sequence[int]) -> RunResult:
+    """The run a signal stopped, as a partial row (``interrupted``): the workers were killed before they handed
+    their records over, so it has no client-side attempts, but the server's log still holds every request
+    they sent (told apart by the run's tag), for the burst metrics."""
+    why = "interrupted by a signal: the workers were stopped before handing their records over"
+    partial = _merge(strategy_cls, scenario, server, repeat, processes, tag, generation, t0_ns,
+                     [why] * processes, time.clock_gettime(time.CLOCK_MONOTONIC) - wall0, pids)
+    error = (f"{why}; the run is partial: the server logged {len(partial.arrivals)} of its requests, the client-side "
+             "figures (completion, latency) are not known")
+    return replace(partial, status="interrupted", error=error,
+                   processes=tuple(p | {"status": "interrupted"} for p in partial.processes))
 
 
 _SEVERITY = {"ok": 0, "timeout": 1, "failed": 2}
