@@ -10,7 +10,8 @@ the repeats from A to B, judged by two tests that must *both* pass before it is 
   (default 5 %), so that a tiny but consistent shift is not reported as a change worth acting on.
 
 "not significant" is an answer; with fewer than two usable repeats on a side significance cannot be
-judged, and the row says so (unless every repeat of both sides has the same value: "no change"). Runs of different scenarios (as resolved, defaults filled in), of another
+judged, and the row says so (unless every repeat of both sides has the same value: "no change"). Runs of
+different scenarios (as resolved, defaults filled in), of another
 schema or on another clock are refused (exit 2), with the check the gate applies to a baseline
 (:func:`bench.gate.compatible`); a different machine, Python, package versions, transport or source of
 arrivals is a warning. The exit code is 0 whatever changed (the gate, ``check --baseline``, is the
