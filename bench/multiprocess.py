@@ -298,14 +298,14 @@ def _interrupted(strategy_cls: type[Strategy], scenario: Scenario, server: RealS
                  tag: str, generation: int | None, t0_ns: int | None, wall0: float, pids: Sequence[int]) -> RunResult:
     """The run a signal stopped, as a partial row (``interrupted``): the workers were killed before they handed
     their records over, so it has no client-side attempts, but the server's log still holds every request
-    they sent (told apart by the run's tag), for the burst metrics."""
+    they sent (told apart by the run's tag), for the burst metrics of the total."""
     why = "interrupted by a signal: the workers were stopped before handing their records over"
     partial = _merge(strategy_cls, scenario, server, repeat, processes, tag, generation, t0_ns,
                      [why] * processes, time.clock_gettime(time.CLOCK_MONOTONIC) - wall0, pids)
     error = (f"{why}; the run is partial: the server logged {len(partial.arrivals)} of its requests, the client-side "
              "figures (completion, latency) are not known")
-    return replace(partial, status="interrupted", error=error,
-                   processes=tuple(p | {"status": "interrupted"} for p in partial.processes))
+    # No per-process figures: each would count only that process's handed-over records, which are none.
+    return replace(partial, status="interrupted", error=error, processes=())
 
 
 _SEVERITY = {"ok": 0, "timeout": 1, "failed": 2}

@@ -142,6 +142,7 @@ def test_a_signal_keeps_the_multi_process_run_as_a_partial_row(tmp_path: Path, s
     (partial,) = doc["runs"]  # the run in progress is kept, marked, with what the server logged of it
     assert (partial["strategy"], partial["status"]) == ("token-bucket", "interrupted")
     assert "workers were stopped" in partial["error"] and partial["arrivals"] >= 2
+    assert "processes" not in partial or not partial["processes"]  # no per-process figures from no records
     assert (run_dir / "report.md").is_file() and doc["complete"] is False
     for pid in workers:  # stopped by PID, not orphaned
         with pytest.raises(ProcessLookupError):
