@@ -141,8 +141,11 @@ def test_a_signal_keeps_the_multi_process_run_as_a_partial_row(tmp_path: Path, s
     doc = results.load(run_dir)
     (partial,) = doc["runs"]  # the run in progress is kept, marked, with what the server logged of it
     assert (partial["strategy"], partial["status"]) == ("token-bucket", "interrupted")
-    assert "workers were stopped" in partial["error"] and partial["arrivals"] >= 2
-    assert "processes" not in partial or not partial["processes"]  # no per-process figures from no records
+    assert "2 of 2 processes handed their records over" in partial["error"] and partial["arrivals"] >= 2
+    # What the workers had sent is theirs: attempts joined with the server's arrivals, per process and in total.
+    assert partial["metrics"]["attempts"] >= 2 and partial["metrics"]["succeeded"] >= 2
+    assert [p["status"] for p in partial["processes"]] == ["interrupted", "interrupted"]
+    assert sum(p["attempts"] for p in partial["processes"]) == partial["metrics"]["attempts"]
     assert (run_dir / "report.md").is_file() and doc["complete"] is False
     for pid in workers:  # stopped by PID, not orphaned
         with pytest.raises(ProcessLookupError):
