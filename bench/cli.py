@@ -207,6 +207,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.repeat < 1:
         raise UsageError(f"--repeat: must be >= 1, got {args.repeat}")
+    _combinations(args)
     if args.target is not None:
         loaded = [_target_scenario(args, sc) for sc in loaded]
     for sc in loaded:  # every scenario's parameters, profile and process count checked before anything runs
@@ -216,9 +217,12 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(why)
     if matrix.is_matrix(args.scenario):  # one run directory per scenario, in a new matrix directory
         try:
+            # --json: each scenario's summary is collected (not printed), and the matrix prints one document.
+            args.summaries = [] if args.json else None
             return matrix.run(loaded, names, clock=args.clock, repeat=args.repeat, out=Path(args.out),
                               run_dir=Path(args.run_dir) if args.run_dir else None,
-                              run_scenario=lambda sc, run_dir: _run_in(args, sc, names, run_dir, cli_params))
+                              run_scenario=lambda sc, run_dir: _run_in(args, sc, names, run_dir, cli_params),
+                              summaries=args.summaries)
         except OSError as e:  # the matrix directory itself cannot be made (matrix.run keeps later errors)
             raise UsageError(str(e)) from None
     try:
@@ -227,6 +231,22 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(str(e)) from None
     return _run_in(args, loaded[0], names, run_dir, cli_params)
+
+
+def _combinations(args: argparse.Namespace) -> None:
+    """Options that do not go together, refused before anything runs (exit 2)."""
+    many = matrix.is_matrix(args.scenario)
+    if args.target is not None and many:
+        raise UsageError(f"--target with --scenario {args.scenario!r}: one scenario only (each scenario models "
+                         "a different quota; a foreign API has one)")
+    if args.target is not None and args.processes > 1:
+        raise UsageError(f"--target with --processes {args.processes}: not supported (a target run uses one "
+                         "client process); drop --processes")
+    if args.processes > 1 and many:
+        raise UsageError(f"--processes {args.processes} with --scenario {args.scenario!r}: one scenario only "
+                         "(run the multi-process scenario on its own, e.g. --scenario shared-quota)")
+    if args.profile is not None and args.clock != "virtual":
+        raise UsageError("--profile: only with --clock virtual (a real run has the machine's own delays)")
 
 
 def _spec(scenario: Scenario, names: Sequence[str], cli: params.Spec) -> tuple[params.Spec, dict[str, Any]]:
@@ -272,7 +292,9 @@ def _target_scenario(args: argparse.Namespace, scenario: Scenario) -> Scenario:
                          "network); drop --clock virtual")
     try:
         args.target = target.check_url(args.target)
-        return target.scenario_for(scenario)
+        sc = target.scenario_for(scenario)
+        target.check_reachable(args.target)  # one connection, no request: an unreachable URL is not a run
+        return sc
     except target.TargetError as e:
         raise UsageError(str(e)) from None
 
@@ -296,8 +318,8 @@ def _run_all(args: argparse.Namespace, scenario: Scenario, names: Sequence[str],
 
     rows = len(params.expand(names, spec if spec is not None else scenario.params))
     total = rows * args.repeat
-    print(f"ratebench: scenario {scenario.name!r}, {rows} strategies × {args.repeat} repeat(s), "
-          f"{args.clock} clock → {run_dir}", file=sys.stderr)
+    print(f"ratebench: scenario {scenario.name!r}, {terminal.plural(rows, 'strategy')} × "
+          f"{terminal.plural(args.repeat, 'repeat')}, {args.clock} clock → {run_dir}", file=sys.stderr)
     shown = progress.reporter(total, scenario.server.headers.reject_status)
 
     def on_result(r: RunResult) -> None:
@@ -369,13 +391,16 @@ def _print_summary(args: argparse.Namespace, run_dir: Path, writer: results.RunW
     if not args.json:
         return
     rows = report.summarise(writer.runs, writer.meta) if writer.runs else []
-    print(json.dumps({"run_dir": str(run_dir), "complete": complete, "exit_code": code,
+    summary = {"run_dir": str(run_dir), "complete": complete, "exit_code": code,
                       "scenario": writer.meta["scenario"].get("name"), "clock": writer.meta["clock"],
                       "runs": [{k: r.get(k) for k in ("strategy", "repeat", "status", "error")} for r in writer.runs],
                       "ranking": [{k: row.get(k) for k in ("rank", "strategy", "status", "compliant", "completion",
                                                            "throttled", "burst_ratio", "efficiency",
-                                                           "throughput_rps")} for row in rows]},
-                     indent=2, allow_nan=False))
+                                                           "throughput_rps")} for row in rows]}
+    if (collected := getattr(args, "summaries", None)) is not None:  # a matrix: printed once, for all scenarios
+        collected.append(summary)
+        return
+    print(json.dumps(summary, indent=2, allow_nan=False))
 
 
 def _netmodel_meta(clock: str, spec: str, profile: netmodel.Profile | None, scenario: Scenario,

@@ -10,7 +10,8 @@ the repeats from A to B, judged by two tests that must *both* pass before it is 
   (default 5 %), so that a tiny but consistent shift is not reported as a change worth acting on.
 
 "not significant" is an answer; with fewer than two usable repeats on a side significance cannot be
-judged, and the row says so. Runs of different scenarios (as resolved, defaults filled in), of another
+judged, and the row says so (unless every repeat of both sides has the same value: "no change"). Runs of
+different scenarios (as resolved, defaults filled in), of another
 schema or on another clock are refused (exit 2), with the check the gate applies to a baseline
 (:func:`bench.gate.compatible`); a different machine, Python, package versions, transport or source of
 arrivals is a warning. The exit code is 0 whatever changed (the gate, ``check --baseline``, is the
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bench.gate import GateError, _load_run, _runs_by_strategy, _value, compatible
+from bench.matrix import MATRIX_FILE
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_MIN_EFFECT", "METRICS", "Change", "Comparison", "Welch", "compare",
            "main", "parse_min_effect", "welch"]
@@ -157,6 +159,8 @@ def judge(strategy: str, metric: str, better: int, a: Sequence[float | None], b:
     ('significant', 'better', 0.99)
     >>> judge("s", "throughput_rps", +1, [10.0], [20.0], 0.05, 0.05).verdict
     'cannot judge'
+    >>> judge("s", "throttled", -1, [0.0], [0.0], 0.05, 0.05).verdict
+    'no change'
     """
     va = tuple(float(v) for v in a if v is not None)
     vb = tuple(float(v) for v in b if v is not None)
@@ -174,6 +178,8 @@ def judge(strategy: str, metric: str, better: int, a: Sequence[float | None], b:
         side = "A and B" if not va and not vb else ("A" if not va else "B")
         return change("withheld", f"null in every repeat of {side}" + (f" ({null_reason})" if null_reason else ""))
     if len(va) < 2 or len(vb) < 2:
+        if len(set(va + vb)) == 1:  # one value everywhere: whatever the spread, it did not change
+            return change("no change", f"the same value, {va[0]:g}, in every repeat of A and B")
         withheld = f" ({nulls[0]} null in A, {nulls[1]} in B)" if any(nulls) else ""
         return change("cannot judge", f"significance needs at least 2 repeats a side with a value; "
                                       f"A has {len(va)}, B has {len(vb)}{withheld}")
@@ -366,6 +372,17 @@ def render(cmp: Comparison) -> str:
     return "\n".join(lines)
 
 
+def _not_a_matrix(path: Path, what: str) -> Path:
+    """``path``, unless it is a matrix directory (``run --scenario all``): then :class:`GateError` naming its
+    scenario subdirectories, which are the runs to compare."""
+    if not (path / MATRIX_FILE).is_file():
+        return path
+    subdirs = sorted(p.name for p in path.iterdir() if (p / "results.json").is_file())
+    example = path / (subdirs or ["SCENARIO"])[0]
+    raise GateError(f"{what} {path} is a matrix directory (several scenarios): compare one scenario's run, "
+                    f"a subdirectory: {', '.join(subdirs) or '(none finished)'} (e.g. {example})")
+
+
 def main(run_a: Path, run_b: Path, *, alpha: float = DEFAULT_ALPHA, min_effect: str | None = None,
          metrics: str | None = None, as_json: bool = False, fail_on_regression: bool = False,
          out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -375,8 +392,8 @@ def main(run_a: Path, run_b: Path, *, alpha: float = DEFAULT_ALPHA, min_effect: 
     err = err or sys.stderr
     try:
         effect = DEFAULT_MIN_EFFECT if min_effect is None else parse_min_effect(min_effect)
-        doc_a = _load_run(run_a, "RUN_A")
-        doc_b = _load_run(run_b, "RUN_B")
+        doc_a = _load_run(_not_a_matrix(run_a, "RUN_A"), "RUN_A")
+        doc_b = _load_run(_not_a_matrix(run_b, "RUN_B"), "RUN_B")
         chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
         cmp = compare(doc_a, doc_b, a=str(run_a), b=str(run_b), alpha=alpha, min_effect=effect, metrics=chosen)
     except GateError as e:

@@ -26,9 +26,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from bench import exitcodes, results, scenarios
+from bench import exitcodes, results, scenarios, terminal
 from bench.scenarios import Scenario, ScenarioError
 
 #: The ``--scenario`` value that means every built-in comparison scenario.
@@ -129,14 +129,30 @@ def _write(matrix_dir: Path, doc: dict[str, Any]) -> None:
 
 
 def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, repeat: int, out: Path,
-        run_scenario: RunScenario, run_dir: Path | None = None) -> int:
+        run_scenario: RunScenario, run_dir: Path | None = None,
+        summaries: list[dict[str, Any]] | None = None) -> int:
     """Run every scenario of ``loaded`` with ``run_scenario`` into a new matrix directory under ``out``.
     Stops at the first scenario that does not finish (exit code non-zero: interrupted, a dead server, a full
     disk), keeping what was measured; returns 0 when every scenario finished, 3 (bench.exitcodes) when
     one had a strategy that failed or timed out, else the stopping code. ``run_dir``: the matrix directory,
-    exactly (``--run-dir``; it must not exist), instead of a new one under ``out``."""
+    exactly (``--run-dir``; it must not exist), instead of a new one under ``out``.
+
+    ``summaries`` (``run --json``): a list ``run_scenario`` appends each scenario's summary to; then stdout
+    holds one JSON document alone (the matrix directory, whether it is complete, the exit code and those
+    summaries), and the text that would go there (the verdict, the directory) goes to stderr."""
     matrix_dir = results.exact_run_dir(run_dir) if run_dir is not None else results.new_run_dir(out, "matrix")
-    doc: dict[str, Any] = {
+    text = sys.stderr if summaries is not None else sys.stdout
+    doc: dict[str, Any] = {}
+    code = _run(matrix_dir, doc, loaded, strategies, clock, repeat, run_scenario, text)
+    if summaries is not None:
+        print(json.dumps({"matrix_dir": str(matrix_dir), "complete": doc.get("complete", False), "exit_code": code,
+                          "done": doc.get("done", []), "scenarios": summaries}, indent=2, allow_nan=False))
+    return code
+
+
+def _run(matrix_dir: Path, doc: dict[str, Any], loaded: Sequence[Scenario], strategies: Sequence[str], clock: str,
+         repeat: int, run_scenario: RunScenario, text: TextIO) -> int:
+    doc |= {
         "schema": SCHEMA, "kind": "matrix", "scenarios": [s.name for s in loaded], "strategies": list(strategies),
         "clock": clock, "repeat": repeat, "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "done": [], "complete": False,
@@ -144,7 +160,8 @@ def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, re
     _write(matrix_dir, doc)
     sizes = [estimate_s(s) * len(strategies) * repeat for s in loaded]
     progress = Progress(sizes, 1.0 if clock == "real" else None, time.monotonic())
-    print(f"ratebench: matrix of {len(loaded)} scenarios × {len(strategies)} strategies × {repeat} repeat(s), "
+    print(f"ratebench: matrix of {terminal.plural(len(loaded), 'scenario')} × "
+          f"{terminal.plural(len(strategies), 'strategy')} × {terminal.plural(repeat, 'repeat')}, "
           f"{clock} clock → {matrix_dir}", file=sys.stderr)
     code, failed = 0, False
     try:
@@ -163,25 +180,25 @@ def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, re
         _write(matrix_dir, doc)
         (matrix_dir / results.INCOMPLETE).unlink(missing_ok=True)
         print(progress.line(len(loaded), time.monotonic()), file=sys.stderr)
-        print(f"\nmatrix: {matrix_dir}/", file=sys.stdout)
+        print(f"\nmatrix: {matrix_dir}/", file=text)
         return exitcodes.STRATEGY_FAILED if failed else exitcodes.OK
     except OSError as e:  # a full disk, an unwritable directory: what was written stays, marked INCOMPLETE
         print(f"ratebench: matrix stopped: {e}", file=sys.stderr)
         return 1
     finally:
         if doc["done"]:
-            _report(matrix_dir)
+            _report(matrix_dir, text)
         if not doc["complete"]:
-            print(f"\nmatrix: {matrix_dir}/  (INCOMPLETE: {len(doc['done'])}/{len(loaded)} scenarios)")
+            print(f"\nmatrix: {matrix_dir}/  (INCOMPLETE: {len(doc['done'])}/{len(loaded)} scenarios)", file=text)
 
 
-def _report(matrix_dir: Path) -> None:
+def _report(matrix_dir: Path, text: TextIO) -> None:
     """The cross-scenario verdict and heat map (bench.matrix_report), from what is on disk; a report that
     cannot be written is said, with the command that retries it, and the measurements stay."""
     from bench import matrix_report
 
     try:
-        print(matrix_report.write(matrix_dir))
+        print(matrix_report.write(matrix_dir), file=text)
     except Exception as e:
         print(f"ratebench: the matrix report was not written ({e}); retry with: ratebench report {matrix_dir}",
               file=sys.stderr)

@@ -15,7 +15,9 @@ traffic. The parent joins every worker's attempts with the log into one :class:`
 429s, latency, CPU, and the burst ratio of its own arrivals alone).
 
 Workers die with the parent (``PR_SET_PDEATHSIG``, :func:`mock_server.process.die_with_parent`) and are
-killed by PID when the run times out or is interrupted. Real clock only: N processes are N event loops, and
+killed by PID when the run times out or is interrupted. Each worker runs under the watchdog (bench.watchdog),
+so on a signal it stops its run and hands over what it measured; the parent merges that into a partial row.
+Real clock only: N processes are N event loops, and
 the virtual clock is one loop in one process.
 
     out = run(resolve("aiolimiter"), scenario, server, repeat=0, processes=4)   # server: a started RealServer
@@ -30,18 +32,19 @@ import os
 import pickle
 import secrets
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
 import httpx
 
-from bench import compliance, metrics
+from bench import compliance, metrics, watchdog
 from bench.records import Attempt
 from bench.request_ids import request_id
 from bench.runner import RunResult, Share, oracle_makespan, run_one
@@ -62,6 +65,9 @@ START_MARGIN_S = 0.2
 READY_TIMEOUT_S = 60.0
 #: Time a worker may take past the run's own timeout to hand its records over before it is killed.
 HANDOVER_S = 30.0
+#: Time a worker may take to stop its run and hand its records over after a signal (its watchdog waits up to
+#: ``join_s`` for the run's thread), before it is killed and its records are missing.
+INTERRUPT_HANDOVER_S = 10.0
 #: The per-process figures kept in results.json (from :class:`bench.metrics.Metrics`, plus a few of our own).
 FIGURES = ("requests", "attempts", "succeeded", "throttled", "errors", "burst_ratio", "peak_window_count",
            "latency_p50_ms", "latency_p99_ms", "throughput_rps", "cpu_s_per_1k")
@@ -140,6 +146,14 @@ class _SharedServer:
 def _worker() -> int:
     """``python -m bench.multiprocess``: one client process of a run (the parent starts it)."""
     die_with_parent()
+
+    def interrupt_once(signum: int, frame: object) -> None:
+        # A terminal's Ctrl-C reaches this process and the parent, which then sends its own SIGINT: one stop, so
+        # that the second signal does not break the hand-over of what the first one saved.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt_once)
     out = os.fdopen(int(os.environ[_FD_ENV]), "wb")
     order: Order = pickle.load(sys.stdin.buffer)  # our parent's pickle, on a pipe only it holds
 
@@ -155,10 +169,18 @@ def _worker() -> int:
 
     share = Share(order.index, order.count, order.tag, start)
     cpu0 = time.process_time()
+
+    def run_share(cls: type[Strategy], scenario: Scenario, server: Any, repeat: int) -> Coroutine[Any, Any, RunResult]:
+        return run_one(cls, scenario, server, repeat, share)
+
     try:
-        result: RunResult | str = asyncio.run(run_one(order.strategy_class(), order.scenario,
-                                                      _SharedServer(order.base_url, order.transport),
-                                                      order.repeat, share))
+        # Under the watchdog, as a one-process run: a SIGINT (the parent's, or a terminal's Ctrl-C) stops the run
+        # and hands over what it measured (watchdog.Interrupted), instead of losing this process's records.
+        result: RunResult | str = watchdog.run(run_share, order.strategy_class(), order.scenario,
+                                               _SharedServer(order.base_url, order.transport), order.repeat,
+                                               virtual=False).result
+    except watchdog.Interrupted as e:
+        result = e.partial
     except BaseException:  # reported to the parent as this process's failure
         result = "".join(traceback.format_exc()).strip()
     pickle.dump((result, time.process_time() - cpu0), out)
@@ -250,6 +272,7 @@ def run(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, re
     tag = "." + secrets.token_hex(4)
     wall0 = time.clock_gettime(time.CLOCK_MONOTONIC)
     children: list[_Child] = []
+    t0_ns: int | None = None
     try:
         for k in range(processes):
             children.append(_spawn(Order.of(strategy_cls, scenario, repeat, k, processes, tag, server.base_url,
@@ -265,19 +288,16 @@ def run(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, re
             c.proc.stdin.flush()
         # Each worker ends its own run at timeout_s (run_one); the margin covers its start and its hand-over.
         _pump(children, "eof", time.monotonic() + START_MARGIN_S + scenario.timeout_s + HANDOVER_S)
-        parts: list[tuple[RunResult | str, float] | str] = []
-        for c in children:
-            if not c.eof:
-                parts.append(f"process {c.index} did not finish within the run's timeout: killed")
-                continue
-            try:
-                parts.append(pickle.loads(c.data))
-            except Exception:
-                parts.append(f"process {c.index} ended without its result: {c.why()}")
+        parts = [_part(c, "did not finish within the run's timeout: killed") for c in children]
     except _Abandon as e:
         _stop(children)
         return _merge(strategy_cls, scenario, server, repeat, processes, tag, generation, None,
                       [str(e)] * processes, time.clock_gettime(time.CLOCK_MONOTONIC) - wall0, [])
+    except KeyboardInterrupt:  # a signal: the workers hand over what they measured, and the run is kept as partial
+        parts = _hand_over(children)
+        _stop(children)
+        raise watchdog.Interrupted(_interrupted(strategy_cls, scenario, server, repeat, processes, tag, generation,
+                                                t0_ns, wall0, [c.proc.pid for c in children], parts)) from None
     finally:
         _stop(children)  # by PID; interrupted or not
     wall_s = time.clock_gettime(time.CLOCK_MONOTONIC) - wall0
@@ -289,7 +309,49 @@ class _Abandon(Exception):
     pass
 
 
-_SEVERITY = {"ok": 0, "timeout": 1, "failed": 2}
+def _part(c: _Child, unfinished: str) -> tuple[RunResult | str, float] | str:
+    """What worker ``c`` handed over: its (result, CPU seconds), or why there is none."""
+    if not c.eof:
+        return f"process {c.index} {unfinished}"
+    try:
+        part: tuple[RunResult | str, float] = pickle.loads(c.data)
+        return part
+    except Exception:
+        return f"process {c.index} ended without its result: {c.why()}"
+
+
+def _hand_over(children: Sequence[_Child]) -> list[tuple[RunResult | str, float] | str]:
+    """After a signal: SIGINT every worker still running (a Ctrl-C in a terminal has reached them already, a
+    SIGTERM to this process has not), so that its watchdog stops its run and hands the partial result over;
+    what is not handed over within :data:`INTERRUPT_HANDOVER_S` is missing (the caller kills them)."""
+    for c in children:
+        if c.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                c.proc.send_signal(signal.SIGINT)
+    _pump(children, "eof", time.monotonic() + INTERRUPT_HANDOVER_S)
+    return [_part(c, f"did not hand its records over within {INTERRUPT_HANDOVER_S:g} s of the signal: killed")
+            for c in children]
+
+
+def _interrupted(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, repeat: int, processes: int,
+                 tag: str, generation: int | None, t0_ns: int | None, wall0: float, pids: Sequence[int],
+                 parts: Sequence[tuple[RunResult | str, float] | str]) -> RunResult:
+    """The run a signal stopped, as a partial row (``interrupted``): the records the workers handed over, joined
+    with the server's log, which holds every request they sent (told apart by the run's tag) even from a worker
+    that handed nothing over."""
+    handed = sum(1 for p in parts if isinstance(p, tuple) and isinstance(p[0], RunResult))
+    partial = _merge(strategy_cls, scenario, server, repeat, processes, tag, generation, t0_ns, parts,
+                     time.clock_gettime(time.CLOCK_MONOTONIC) - wall0, pids)
+    missing = [p for p in parts if not (isinstance(p, tuple) and isinstance(p[0], RunResult))]
+    error = "; ".join([f"interrupted by a signal: the run was stopped and is partial ({handed} of {processes} "
+                       f"processes handed their records over; the server logged {len(partial.arrivals)} requests)",
+                       *(str(m) for m in missing)])
+    return replace(partial, status="interrupted", error=error,
+                   processes=tuple(p | {"status": "interrupted"} if p["status"] != "interrupted" else p
+                                   for p in partial.processes))
+
+
+_SEVERITY = {"ok": 0, "timeout": 1, "failed": 2, "interrupted": 3}
 
 
 def _merge(strategy_cls: type[Strategy], scenario: Scenario, server: RealServer, repeat: int, processes: int,

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -56,8 +58,8 @@ from mock_server.config import (
 from mock_server.log import Arrival
 from strategies.base import Strategy
 
-__all__ = ["ARRIVALS_SOURCE", "TargetError", "TargetServer", "check_url", "cooldown_s", "execute", "meta",
-           "scenario_for"]
+__all__ = ["ARRIVALS_SOURCE", "TargetError", "TargetServer", "check_reachable", "check_url", "cooldown_s", "execute",
+           "meta", "never_connected", "scenario_for"]
 
 #: ``meta.arrivals_source`` of a target run: the burst metrics count the client's send times.
 ARRIVALS_SOURCE = "client"
@@ -129,7 +131,7 @@ def meta(url: str) -> dict[str, Any]:
 class _Recording(httpx.AsyncBaseTransport):
     """Sends every request to the target URL and logs, per request, the instant it was handed to the
     connection (the client's clock, :func:`bench.clock.loop_ns`), the status, the requests then in
-    flight and the declared cost. A request that never connected (``httpx.ConnectError``) reached no
+    flight and the declared cost. A request that never connected (:func:`never_connected`) reached no
     server and is not logged."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, url: httpx.URL, log: list[Arrival], cost_header: str,
@@ -151,8 +153,8 @@ class _Recording(httpx.AsyncBaseTransport):
             response = await self._inner.handle_async_request(request)
             status = response.status_code
             return response
-        except httpx.ConnectError:
-            reached = False
+        except httpx.TransportError as e:
+            reached = not never_connected(e)
             raise
         except asyncio.CancelledError:
             status = CANCELLED
@@ -164,6 +166,40 @@ class _Recording(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def never_connected(e: httpx.TransportError) -> bool:
+    """Whether ``e`` says the connection was never made (refused, unresolvable, connect timeout): such a
+    request reached no server. httpx-aiohttp maps aiohttp's ``ClientConnectorError`` (a refused connection)
+    to ``httpx.ConnectTimeout`` and its connect timeout to a plain ``httpx.TimeoutException``, and also maps
+    a server that dropped an open connection to ``ConnectTimeout``: so through aiohttp the cause decides.
+
+    >>> never_connected(httpx.ConnectError("refused")), never_connected(httpx.ReadError("reset"))
+    (True, False)
+    """
+    cause = e.__cause__
+    if isinstance(cause, aiohttp.ClientError):
+        return isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    return isinstance(e, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def check_reachable(url: str, timeout_s: float = 5.0) -> None:
+    """One TCP connection to ``url``'s host and port, closed at once (no HTTP request, nothing counted
+    against a quota); :class:`TargetError` naming the URL if it cannot be made, so that an unreachable
+    target is a usage error before the first run, not a run of refused connections.
+
+    >>> import socket as s; probe = s.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]
+    >>> probe.close(); check_reachable(f"http://127.0.0.1:{port}/")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bench.target.TargetError: --target 'http://127.0.0.1:...': unreachable (...); nothing was run
+    """
+    u = httpx.URL(url)
+    port = u.port or (443 if u.scheme == "https" else 80)
+    try:
+        socket.create_connection((u.host, port), timeout=timeout_s).close()
+    except OSError as e:
+        raise TargetError(f"--target {url!r}: unreachable ({e or type(e).__name__}); nothing was run") from None
 
 
 def _inner(transport: str, limits: httpx.Limits | None) -> httpx.AsyncBaseTransport:

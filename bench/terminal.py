@@ -60,3 +60,14 @@ def failures(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     bad = [f"  {r['strategy']} repeat {r['repeat']}: {r['status']} — {r.get('error') or 'no reason recorded'}"
            for r in runs if r.get("status") != "ok"]
     return ["failed runs:", *bad] if bad else []
+
+
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, in the plural unless ``n`` is 1.
+
+    >>> plural(1, "strategy"), plural(2, "strategy"), plural(3, "repeat")
+    ('1 strategy', '2 strategies', '3 repeats')
+    """
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"

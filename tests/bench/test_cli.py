@@ -383,3 +383,24 @@ def test_help_names_the_command_and_shows_every_default(capsys: pytest.CaptureFi
                     "(default: results)", "(default: aiohttp-lean)"):
         assert default in out
     assert "``" not in out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--scenario", "all", "--target", "http://127.0.0.1:9/"], "--target with --scenario 'all': one scenario only"),
+    (["--scenario", "steady,outage", "--target", "http://127.0.0.1:9/"], "--target with --scenario 'steady,outage'"),
+    (["--processes", "2", "--target", "http://127.0.0.1:9/"], "--target with --processes 2: not supported"),
+    (["--scenario", "all", "--processes", "2"], "--processes 2 with --scenario 'all': one scenario only"),
+    (["--profile", "none"], "--profile: only with --clock virtual"),
+])
+def test_options_that_do_not_go_together_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                extra: list[str], message: str) -> None:
+    assert main(["run", "--strategies", "token-bucket", "--out", str(tmp_path), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # refused before a run directory is made
+
+
+def test_the_header_line_is_singular_for_one(tmp_path: Path, scenario_file: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--scenario", str(scenario_file), "--strategies", "unlimited", "--clock", "virtual",
+                 "--out", str(tmp_path)]) == 0
+    assert "'tiny', 1 strategy × 1 repeat, virtual clock" in capsys.readouterr().err

@@ -275,3 +275,22 @@ def test_a_run_against_a_copy_of_itself(paced_run: Path, tmp_path: Path, capsys:
     assert main(["compare", str(paced_run), str(copy), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert {c["verdict"] for c in doc["changes"]} == {"no change", "withheld"}  # withheld: CPU, in-process
+
+
+def test_identical_single_values_are_no_change(tmp_path: Path) -> None:
+    same = compare.judge("s", "throttled", -1, [3.0], [3.0], 0.05, 0.05)
+    assert same.verdict == "no change" and same.why == "the same value, 3, in every repeat of A and B"
+    a = _write(tmp_path / "a", _doc({"x": [10.0]}))
+    b = _write(tmp_path / "b", _doc({"x": [10.0]}))
+    code, out, _ = _run_cli(str(a), str(b), "--metrics", "throughput_rps")
+    assert code == 0 and "no change" in out and "cannot judge" not in out
+
+
+def test_a_matrix_directory_names_its_scenario_subdirectories(tmp_path: Path) -> None:
+    mx = tmp_path / "mx"
+    _write(mx / "steady", _doc({"x": [10.0]}))
+    _write(mx / "outage", _doc({"x": [10.0]}))
+    (mx / "matrix.json").write_text('{"schema": 1, "kind": "matrix"}\n')
+    code, _, err = _run_cli(str(mx), str(mx / "steady"))
+    assert code == 2
+    assert f"RUN_A {mx} is a matrix directory" in err and "a subdirectory: outage, steady" in err

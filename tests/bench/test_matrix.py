@@ -92,3 +92,17 @@ def test_a_bad_scenario_in_the_list_is_refused_before_anything_runs(tmp_path: Pa
     assert main(["run", "--scenario", "steady,nope", "--strategies", "unlimited", "--clock", "virtual",
                  "--out", str(out)]) == 2
     assert "unknown scenario 'nope'" in capsys.readouterr().err and not out.exists()
+
+
+def test_matrix_json_is_one_document_with_the_verdict_on_stderr(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--scenario", "steady,idle-burst", "--strategies", "token-bucket", "--clock", "virtual",
+                 "--profile", "none", "--run-dir", str(tmp_path / "mx"), "--json"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)  # the whole of stdout: one document, no text around it
+    assert doc["exit_code"] == code == 0
+    assert doc["matrix_dir"] == str(tmp_path / "mx") and doc["complete"] is True
+    assert doc["done"] == ["steady", "idle-burst"]
+    assert [s["scenario"] for s in doc["scenarios"]] == ["steady", "idle-burst"]
+    assert [s["run_dir"] for s in doc["scenarios"]] == [str(tmp_path / "mx" / n) for n in ("steady", "idle-burst")]
+    assert "matrix of 2 scenarios × 1 strategy × 1 repeat," in err and "verdict" in err.lower()

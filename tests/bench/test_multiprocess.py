@@ -5,12 +5,17 @@ and the total, from the server's log; usage errors; Redis strategies skipped, wi
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from bench import cli, multiprocess, redis_server, scenarios
+from bench import cli, multiprocess, redis_server, results, scenarios
 from bench.redis_server import RedisServer
 from bench.transport import RealServer
 from strategies.registry import resolve
@@ -104,3 +109,44 @@ def test_a_worker_that_dies_or_hangs_is_a_failed_row_and_is_killed(monkeypatch: 
     assert hung.status == "failed" and "did not finish within the run's timeout: killed" in str(hung.error)
     assert [p["status"] for p in hung.processes] == ["failed", "failed"]
     # The suite's guard (tests/conftest.py) fails this test if either worker outlived it.
+
+
+@pytest.mark.realserver
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_keeps_the_multi_process_run_as_a_partial_row(tmp_path: Path, signum: int) -> None:
+    from tests.bench.test_cli import _children
+
+    slow = tmp_path / "slow.toml"  # 2 per second for 40 jobs: ~20 s, stopped long before
+    slow.write_text(SMALL.replace("limit = 4", "limit = 2").replace("window_s = 0.4", "window_s = 1.0")
+                    .replace("jobs = 16", "jobs = 40"))
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--scenario", str(slow), "--strategies",
+                             "token-bucket", "--processes", "2", "--run-dir", str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = _children(proc.pid, "bench.multiprocess")
+            time.sleep(0.1)
+        assert len(workers) == 2, "the workers never started"
+        time.sleep(2.0)  # a lower bound only: they are sending (the run takes ~20 s)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "INCOMPLETE" in out
+    doc = results.load(run_dir)
+    (partial,) = doc["runs"]  # the run in progress is kept, marked, with what the server logged of it
+    assert (partial["strategy"], partial["status"]) == ("token-bucket", "interrupted")
+    assert "2 of 2 processes handed their records over" in partial["error"] and partial["arrivals"] >= 2
+    # What the workers had sent is theirs: attempts joined with the server's arrivals, per process and in total.
+    assert partial["metrics"]["attempts"] >= 2 and partial["metrics"]["succeeded"] >= 2
+    assert [p["status"] for p in partial["processes"]] == ["interrupted", "interrupted"]
+    assert sum(p["attempts"] for p in partial["processes"]) == partial["metrics"]["attempts"]
+    assert (run_dir / "report.md").is_file() and doc["complete"] is False
+    for pid in workers:  # stopped by PID, not orphaned
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

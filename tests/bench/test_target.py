@@ -158,3 +158,37 @@ def test_report_marks_client_side_figures_in_the_table() -> None:
     assert row.count("‡") == 3 and "1.00 ‡" in row and "5 ‡" in row  # burst, peak win, first win; nothing else
     assert "‡" not in report.text_table(report.summarise(runs, {}))
     assert report.client_legend(report.summarise(runs, {"arrivals_source": "client"})) == [report.CLIENT_LEGEND]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, never listening, closed: a connection to it is refused
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("transport", ["aiohttp-lean", "aiohttp", "httpx"])
+def test_a_refused_connection_is_not_an_arrival(transport: str) -> None:
+    from bench import target
+
+    url = f"http://127.0.0.1:{_closed_port()}/"
+    server = target.TargetServer(url, transport)
+
+    async def attempt() -> None:
+        async with server.client() as c:
+            with pytest.raises(httpx.TransportError) as raised:
+                await c.get("/", headers={"x-request-id": "j0.0"})
+            assert target.never_connected(raised.value)
+
+    asyncio.run(attempt())
+    assert asyncio.run(server.arrivals()).arrivals == []  # nothing reached a server: nothing counted
+
+
+def test_an_unreachable_target_exits_2_naming_the_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    assert main(["run", "--scenario", "steady", "--strategies", "token-bucket", "--target", url,
+                 "--out", str(tmp_path)]) == 2
+    assert f"--target {url!r}: unreachable" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # refused before a run directory was made
