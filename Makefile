@@ -147,7 +147,7 @@ bench-timer-rate: $(STAMP)
 	$(BIN)/python -m bench.timer_rate
 
 ## The frontier limiter's targets (docs/strategies.md#frontier): the default scenario against the real server,
-## 5 repeats, judged by benchmarks/frontier-real.toml (every repeat: 0 × 429, efficiency >= 0.97; ~50 s), then its
+## 5 repeats, judged by benchmarks/frontier-real.toml (every repeat: 0 × 429, efficiency >= 0.97; ~15 s), then its
 ## grant rate at 1 000/s beside TokenBucket(1000, capacity=1) (bench.timer_rate, ~15 s). Exit 1 on a breach.
 .PHONY: bench-frontier
 bench-frontier: $(STAMP)

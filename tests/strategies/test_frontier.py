@@ -167,3 +167,15 @@ def test_no_window_of_arrivals_is_crossed_whatever_the_delays(seed: int) -> None
     arrivals = [tl.sent[j] + rng.random() * (tl.done[j] - tl.sent[j]) for j in range(80)]
     assert metrics.peak_window_count(arrivals, 1.0) <= 7
     assert tl.peak(1.0) == 7  # and the sends use the whole limit
+
+
+def test_the_real_time_targets_file_judges_the_default_scenario() -> None:
+    # `make bench-frontier` runs `--scenario default` and judges it with this file: the gate refuses a run of
+    # another scenario, so the file must name what `default` is now (it drifted once, when default became steady).
+    import tomllib
+    from pathlib import Path
+
+    from bench import scenarios
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "frontier-real.toml"
+    assert tomllib.loads(path.read_text())["scenario"] == scenarios.load("default").name
