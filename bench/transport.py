@@ -53,6 +53,7 @@ class ServerLog:
     dropped: int  # arrivals the bounded in-memory log let go
     sink: str  # "memory", "file:<path>" or "off"
     generation: int | None = None  # the server state's resets so far (None: the server does not say)
+    neighbour_rejected: int | None = None  # the noisy neighbour's requests the API rejected (None: not said)
 
     @property
     def complete(self) -> bool:
@@ -91,8 +92,11 @@ async def _arrivals(admin: httpx.AsyncClient) -> ServerLog:
         raise ServerError(f"mock server did not give its arrival log: {e!r}") from None
     data = r.json()
     generation = data.get("generation")
+    neighbour = data.get("neighbour")
+    rejected = neighbour.get("rejected") if isinstance(neighbour, dict) else None
     return ServerLog(from_json(data), int(data.get("dropped", 0)), str(data.get("sink", "memory")),
-                     generation if isinstance(generation, int) else None)
+                     generation if isinstance(generation, int) else None,
+                     rejected if isinstance(rejected, int) and not isinstance(rejected, bool) else None)
 
 
 class _TimedASGITransport(httpx.ASGITransport):

@@ -2,9 +2,10 @@
 
 Per scenario (:func:`of_run`): the **best** strategy is the one with the highest efficiency among those that
 *qualify* — compliant in every repeat by the API's own rule (``policy_rejected`` = 0, bench.compliance),
-finished, every job done, not disturbed (:func:`bench.report.compliant`). Where the oracle cannot know the
-fastest schedule (efficiency undefined: a noisy neighbour, a limit schedule, random latency), throughput ranks
-instead, and the verdict says so. When nothing qualifies it says that none does, and why.
+finished, every job done, not disturbed, and — where the scenario has a noisy neighbour on the key — no request
+of the neighbour's rejected during the run (``neighbour_rejected`` = 0) (:func:`bench.report.compliant`). Where the
+oracle cannot know the fastest schedule (efficiency undefined: a noisy neighbour, a limit schedule, random
+latency), throughput ranks instead, and the verdict says so. When nothing qualifies it says that none does, and why.
 
 **Ties** (:data:`TIE_RULE`): walking down the qualifying strategies from the best, a strategy joins the
 group of the first one of its group when their medians differ by no more than the wider of their two
@@ -220,12 +221,15 @@ def _why_none(rows: Sequence[Row]) -> str:
         return "no strategy was run"
     unfinished = [r for r in rows if r.get("status") != "ok" or r.get("completion") != 1.0]
     rejected = [r for r in rows if (r.get("policy_rejected") or 0) > 0]
+    starving = [r for r in rows if (r.get("neighbour_rejected") or 0) > 0]
     parts = []
     if rejected:
         parts.append(f"{len(rejected)} of {len(rows)} had arrivals the API's policy rejects")
+    if starving:
+        parts.append(f"{len(starving)} of {len(rows)} made the API reject the neighbour's requests")
     if unfinished:
         parts.append(f"{len(unfinished)} of {len(rows)} did not finish every job")
-    rest = len(rows) - len({r["strategy"] for r in rejected + unfinished})
+    rest = len(rows) - len({r["strategy"] for r in rejected + unfinished + starving})
     if rest:
         parts.append(f"{rest} were not judged compliant (disturbed runs or incomplete server logs)")
     return "; ".join(parts)
@@ -272,6 +276,9 @@ def _reason_bad(r: Row, tiers: Sequence[Mapping[str, Any]]) -> str:
                  else "more than the policy admits")
         retries = " and retries them" if (r.get("attempts") or 0) > (r.get("requests") or 0) else ""
         return f"the API's own policy rejects {rejected:g} of its arrivals{retries}: {cause}."
+    if (neighbour := r.get("neighbour_rejected") or 0) > 0:
+        return (f"the API rejected {neighbour:g} of the neighbour's requests on the shared key during its run: "
+                "it took the neighbour's share of the quota.")
     if rejected is None and r.get("burst_ratio") is not None and r["burst_ratio"] > 1.0:
         return (f"not replayed through the policy (an older run), and over the limit in sliding-window terms "
                 f"(burst {r['burst_ratio']:.2f}).")

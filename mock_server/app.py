@@ -161,6 +161,12 @@ class RunState:
         self.statuses[status] += 1
         return status, headers, delay, hang
 
+    def neighbour(self, now: int) -> dict[str, int]:
+        """The noisy neighbour's requests up to ``now``: ``sent`` and ``rejected`` (a run's report counts the
+        rejections its own traffic may have caused, docs/metrics.md)."""
+        self.quota.catch_up(now)
+        return {"sent": self.quota.neighbour_sent, "rejected": self.quota.neighbour_rejected}
+
     def stats(self, now: int) -> dict[str, Any]:
         return {
             "now": to_seconds(now), "start": to_seconds(self.start), "in_flight": self.in_flight,
@@ -279,7 +285,8 @@ class MockApp:
             return endpoint
 
         async def log(request: Request) -> Response:
-            return JSONResponse({**self.run.log.to_json(), "generation": self.generation})
+            return JSONResponse({**self.run.log.to_json(), "neighbour": self.run.neighbour(self.clock()),
+                                 "generation": self.generation})
 
         async def reset(request: Request) -> Response:
             try:
