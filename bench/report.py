@@ -102,6 +102,8 @@ def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None
         # Medians could hide one bad repeat: compliance has to hold in every one; and a run others disturbed
         # (foreign traffic, outside resets) cannot vouch for it.
         row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) and not disturbed(r) for r in rs)
+        if row["status"] == "skipped":  # never run here (e.g. Redis in virtual time): not a failure, no figures
+            row["skipped"] = next((str(r["error"]) for r in rs if r.get("error")), "no reason recorded")
         judged = [r["harness"] for r in rs if isinstance(r.get("harness"), dict)]
         row["harness"] = None if not judged else sum(1 for h in judged if h.get("harness_limited"))
         if (meta or {}).get("arrivals_source") == "client":  # run --target: no server log (bench.target)

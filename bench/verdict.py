@@ -97,6 +97,7 @@ class Standing:
     low: float | None
     high: float | None
     reason: str
+    skipped: bool = False  # never run in this scenario (status ``skipped``): "no run", not a failure
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def rank(scenario: str, rows: Sequence[Row], per_repeat: Mapping[str, Sequence[M
     for r in rows:
         if not _qualifies(r):
             standings.append(Standing(r["strategy"], None, (), False, r.get(metric), None, None,
-                                      _reason_bad(r, tiers)))
+                                      _reason_bad(r, tiers), skipped=r.get("status") == "skipped"))
     caveat = {r["strategy"]: r["not_predictive"] for r in rows if r.get("not_predictive")}
     standings = [replace(s, reason=f"{s.reason} Caveat: its virtual figures are not predictive of a real run "
                                    f"({caveat[s.strategy]}; docs/fidelity.md).") if s.strategy in caveat else s
@@ -217,8 +218,10 @@ def _tied(a: repeats.Spread | None, b: repeats.Spread | None) -> bool:
 
 
 def _why_none(rows: Sequence[Row]) -> str:
+    skipped = sum(1 for r in rows if r.get("status") == "skipped")
+    rows = [r for r in rows if r.get("status") != "skipped"]
     if not rows:
-        return "no strategy was run"
+        return f"no strategy was run ({skipped} skipped)" if skipped else "no strategy was run"
     unfinished = [r for r in rows if r.get("status") != "ok" or r.get("completion") != 1.0]
     rejected = [r for r in rows if (r.get("policy_rejected") or 0) > 0]
     starving = [r for r in rows if (r.get("neighbour_rejected") or 0) > 0]
@@ -232,6 +235,8 @@ def _why_none(rows: Sequence[Row]) -> str:
     rest = len(rows) - len({r["strategy"] for r in rejected + unfinished + starving})
     if rest:
         parts.append(f"{rest} were not judged compliant (disturbed runs or incomplete server logs)")
+    if skipped:
+        parts.append(f"{skipped} skipped (not run)")
     return "; ".join(parts)
 
 
@@ -262,6 +267,8 @@ def _names(names: Sequence[str]) -> str:
 
 def _reason_bad(r: Row, tiers: Sequence[Mapping[str, Any]]) -> str:
     rejected = r.get("policy_rejected")
+    if r.get("status") == "skipped":
+        return f"skipped: {r.get('skipped') or 'no reason recorded'}"
     if r.get("status") != "ok":
         return f"did not finish (status {r.get('status')})."
     if r.get("completion") != 1.0:

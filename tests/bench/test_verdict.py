@@ -129,3 +129,21 @@ def test_a_strategy_whose_virtual_figures_are_not_predictive_says_so() -> None:
     v = verdict.rank("s", [row("a", 0.9, not_predictive="429s 5 real vs 12 virtual")])
     assert v.standings[0].reason.endswith("Caveat: its virtual figures are not predictive of a real run "
                                           "(429s 5 real vs 12 virtual; docs/fidelity.md).")
+
+
+def test_a_skipped_strategy_says_skipped_and_is_not_counted_as_unfinished() -> None:
+    rows = [{"strategy": "r", "status": "skipped", "skipped": "needs redis", "compliant": False, "completion": 0.0},
+            {"strategy": "b", "status": "ok", "compliant": False, "completion": 1.0, "policy_rejected": 3}]
+    v = verdict.rank("s", rows)
+    st = v.standing("r")
+    assert st is not None and st.skipped and st.reason == "skipped: needs redis"
+    assert v.why_none == "1 of 1 had arrivals the API's policy rejects; 1 skipped (not run)"
+
+
+def test_a_run_that_made_the_api_reject_the_neighbour_does_not_qualify() -> None:
+    rows = [{"strategy": "greedy", "status": "ok", "compliant": False, "completion": 1.0, "policy_rejected": 0,
+             "neighbour_rejected": 10, "throughput_rps": 29.1}]
+    v = verdict.rank("noisy-neighbour", rows)
+    assert v.best == () and v.why_none == "1 of 1 made the API reject the neighbour's requests"
+    st = v.standing("greedy")
+    assert st is not None and "rejected 10 of the neighbour's requests" in st.reason
