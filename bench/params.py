@@ -133,8 +133,9 @@ def expand(names: Sequence[str], spec: Spec) -> list[type[Strategy]]:
             continue
         where = next(iter(settings.values()))[1]
         if where.startswith("--param"):
+            run = list(dict.fromkeys([*names, *(c.name for c in classes)]))
             raise ParamError(f"{where}: strategy {strategy!r} is not among the strategies run "
-                             f"({', '.join(names)}){did_you_mean(strategy, [*names, *(c.name for c in classes)])}")
+                             f"({', '.join(names)}){did_you_mean(strategy, run)}")
         if ":" not in strategy and strategy not in (known := registry.names()):
             # The near names, not the registry's whole list (31 names hide the one meant).
             raise ParamError(f"{where}: unknown strategy {strategy!r}"
