@@ -551,6 +551,9 @@ def param_sweep(path: Path, strategy: str, param: str,
             bottom.scatter(withheld, [0.0] * len(withheld), marker="o", facecolors="none", edgecolors=c)
     top.set_ylabel("429 responses", fontsize=9)
     top.set_ylim(bottom=0)
+    from matplotlib.ticker import MaxNLocator
+
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count: no 0.5 of a response
     bottom.set_ylabel("efficiency (oracle / actual)", fontsize=9)
     bottom.set_ylim(0, 1.05)
     bottom.set_xlabel(_plain(param), fontsize=9)

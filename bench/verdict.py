@@ -110,6 +110,8 @@ class Verdict:
     best: tuple[str, ...]  # the first group (several when tied); empty when none qualifies
     why_none: str | None
     standings: tuple[Standing, ...]
+    #: Said after the headline when the verdict rests on part of the run (an interrupted run), else ``None``.
+    caveat: str | None = None
 
     def headline(self) -> str:
         """One line: the best strategy (or the tie, or that none qualifies).
@@ -117,13 +119,14 @@ class Verdict:
         >>> Verdict("s", "f", "efficiency", (), "every strategy was rejected", ()).headline()
         's: no strategy qualifies — every strategy was rejected'
         """
+        caveat = f" ({self.caveat})" if self.caveat else ""
         if not self.best:
-            return f"{self.scenario}: no strategy qualifies — {self.why_none}"
+            return f"{self.scenario}: no strategy qualifies — {self.why_none}{caveat}"
         top = self.standings[0]
         score = _score_text(self.metric, top)
         if len(self.best) > 1:
-            return f"{self.scenario}: tied best — {', '.join(self.best)} ({score})"
-        return f"{self.scenario}: best — {top.strategy} ({score})"
+            return f"{self.scenario}: tied best — {', '.join(self.best)} ({score}){caveat}"
+        return f"{self.scenario}: best — {top.strategy} ({score}){caveat}"
 
     def standing(self, strategy: str) -> Standing | None:
         return next((s for s in self.standings if s.strategy == strategy), None)
@@ -158,7 +161,23 @@ def of_run(doc: Mapping[str, Any], rows: Sequence[Row] | None = None) -> Verdict
     for r in doc["runs"]:
         by.setdefault(r["strategy"], []).append(r["metrics"])
     tiers = meta.get("resolved", {}).get("server", {}).get("quota") or []
-    return rank(str(meta.get("scenario", {}).get("name", "?")), rows, by, tiers, family(meta))
+    v = rank(str(meta.get("scenario", {}).get("name", "?")), rows, by, tiers, family(meta))
+    return v if doc.get("complete", True) else replace(v, caveat=incomplete(doc))
+
+
+def incomplete(doc: Mapping[str, Any]) -> str:
+    """The caveat of an interrupted run's verdict: how much of the planned run it rests on.
+
+    >>> incomplete({"meta": {"strategies": ["a", "b"], "repeat": 2}, "runs": [{}, {}, {}]})
+    'INCOMPLETE run: 3 of 4 planned runs (strategies × repeats) on disk; the others were never measured'
+    """
+    meta = doc.get("meta", {})
+    planned = len(meta.get("strategies") or []) * int(meta.get("repeat") or 1)
+    done = len(doc.get("runs", []))
+    if planned <= done:
+        return "INCOMPLETE run: interrupted before it was marked complete"
+    return (f"INCOMPLETE run: {done} of {planned} planned runs (strategies × repeats) on disk; the others were "
+            "never measured")
 
 
 def _qualifies(row: Row) -> bool:

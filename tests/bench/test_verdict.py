@@ -147,3 +147,23 @@ def test_a_run_that_made_the_api_reject_the_neighbour_does_not_qualify() -> None
     assert v.best == () and v.why_none == "1 of 1 made the API reject the neighbour's requests"
     st = v.standing("greedy")
     assert st is not None and "rejected 10 of the neighbour's requests" in st.reason
+
+
+def test_an_incomplete_runs_verdict_says_so_in_terminal_markdown_and_html(
+        tmp_path: Path, capsys: Any) -> None:
+    import json
+    import re
+
+    from tests.bench.runfiles import paced, write_run
+
+    run = write_run(tmp_path, "s", [(5, 1.0)], {"a": paced(5, 5.0), "b": paced(5, 2.5)})
+    doc = json.loads((run / "results.json").read_text())
+    doc["complete"] = False
+    doc["meta"]["strategies"] = ["a", "b", "c"]  # c was planned but never ran: interrupted
+    (run / "results.json").write_text(json.dumps(doc))
+    assert main(["report", str(run)]) == 0
+    caveat = "(INCOMPLETE run: 2 of 3 planned runs (strategies × repeats) on disk; the others were never measured)"
+    out = capsys.readouterr().out
+    assert re.search(r"verdict: s: best — a \(throughput [\d.]+/s\) " + re.escape(caveat), out)
+    assert caveat in (run / "report.md").read_text()
+    assert "(INCOMPLETE run: 2 of 3 planned runs (strategies × repeats) on disk" in (run / "report.html").read_text()
