@@ -49,7 +49,8 @@ Row = Mapping[str, Any]
 
 #: The tie rule, said in every report that shows a tie.
 TIE_RULE = ("tied = medians within the wider of the two strategies' ranges over the repeats (min–max), or within "
-            "1 % of the leader's score; tied strategies share a place")
+            "1 % of the leader's score; tied strategies share a place; judged on unrounded medians, against the first "
+            "of each tie group, so two figures shown alike may rank apart (the why-line gives 3 digits)")
 #: Below this relative difference two scores are the same at the precision the table shows efficiency.
 TIE_FLOOR = 0.01
 
@@ -209,13 +210,14 @@ def rank(scenario: str, rows: Sequence[Row], per_repeat: Mapping[str, Sequence[M
     best_sp = scored[0][1] if scored else None
     standings: list[Standing] = []
     place = 1
-    for g in groups:
+    for k, g in enumerate(groups):
         names = tuple(r["strategy"] for r, _ in g)
         for r, sp in g:
             others = tuple(n for n in names if n != r["strategy"])
+            why = _reason_good(r, place, others, metric, sp, best_sp, scored[0][0], tiers)
             standings.append(Standing(
                 r["strategy"], place, others, True, sp.median if sp else None, sp.low if sp else None,
-                sp.high if sp else None, _reason_good(r, place, others, metric, sp, best_sp, scored[0][0], tiers)))
+                sp.high if sp else None, why + (_not_tied(metric, sp, groups[k - 1]) if k else "")))
         place += len(g)
     for r in rows:
         if not _qualifies(r):
@@ -228,6 +230,21 @@ def rank(scenario: str, rows: Sequence[Row], per_repeat: Mapping[str, Sequence[M
     best = tuple(s.strategy for s in standings if s.place == 1)
     why_none = None if best else _why_none(rows)
     return Verdict(scenario, fam, metric, best, why_none, tuple(standings))
+
+
+def _not_tied(metric: str, sp: repeats.Spread | None, above: Sequence[tuple[Row, repeats.Spread | None]]) -> str:
+    """When a strategy's score looks the same as the group above's at the shown precision but is not tied
+    with it, the figures to 3 digits: the tie is judged on unrounded medians against the group's first."""
+    lead_r, lead = above[0]
+    shown = [_fmt(metric, s.median) for _, s in above if s is not None]
+    if sp is None or lead is None or _fmt(metric, sp.median) not in shown:
+        return ""
+    unit = "" if metric == "efficiency" else "/s"
+    fine = 3 if metric == "efficiency" else 2
+    gap = 100 * (lead.median - sp.median) / lead.median if lead.median else 0.0
+    return (f" Not tied with {lead_r['strategy']} though both show {_fmt(metric, sp.median)}: "
+            f"{sp.median:.{fine}f}{unit} against {lead.median:.{fine}f}{unit}, {gap:.1f} % apart (more than 1 % "
+            "and the repeats' range).")
 
 
 def _tied(a: repeats.Spread | None, b: repeats.Spread | None) -> bool:

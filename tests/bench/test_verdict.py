@@ -167,3 +167,18 @@ def test_an_incomplete_runs_verdict_says_so_in_terminal_markdown_and_html(
     assert re.search(r"verdict: s: best — a \(throughput [\d.]+/s\) " + re.escape(caveat), out)
     assert caveat in (run / "report.md").read_text()
     assert "(INCOMPLETE run: 2 of 3 planned runs (strategies × repeats) on disk" in (run / "report.html").read_text()
+
+
+def test_a_score_shown_like_the_group_above_but_not_tied_gives_three_digits() -> None:
+    """token-bucket-burst's case: 0.6245 leads a group (0.6223 is within 1 % of it); 0.6162 is 1.3 % below
+    0.6245, not tied, though all three show 0.62."""
+    rows = [{"strategy": n, "compliant": True, "efficiency": e, "status": "ok", "completion": 1.0}
+            for n, e in (("best", 0.71), ("p", 0.6245), ("q", 0.6223), ("f", 0.6162))]
+    v = verdict.rank("s", rows)
+    assert [(s.strategy, s.place) for s in v.standings] == [("best", 1), ("p", 2), ("q", 2), ("f", 4)]
+    f = v.standing("f")
+    assert f is not None and f.reason.endswith(
+        "Not tied with p though both show 0.62: 0.616 against 0.625, 1.3 % apart (more than 1 % and the repeats' "
+        "range).")
+    p = v.standing("p")
+    assert p is not None and "Not tied" not in p.reason
