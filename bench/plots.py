@@ -506,8 +506,8 @@ def heatmap(path: Path, strategies: Sequence[str], scenarios: Sequence[str],
     # just left of the grid, in axes-x / data-y coordinates so it stays beside its row.
     from matplotlib.transforms import blended_transform_factory
 
-    ax.tick_params(axis="y", pad=12)
-    ax.scatter([-0.012] * rows, range(rows), marker="s", s=28, c=[colour(s) for s in strategies],
+    ax.tick_params(axis="y", pad=16, length=0)
+    ax.scatter([-0.03] * rows, range(rows), marker="s", s=28, c=[colour(s) for s in strategies],
                transform=blended_transform_factory(ax.transAxes, ax.transData), clip_on=False,
                edgecolors="#333333", linewidths=0.4, gid="swatches")
     ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
