@@ -261,6 +261,8 @@ def _cells(row: Row) -> list[str]:
     mark = f" {MARK}" if row.get("harness") else ""
     client = f" {CLIENT_MARK}" if row.get("arrivals_source") == "client" else ""
     name = row["strategy"] + (" †" if row.get("not_predictive") else "")
+    if row.get("status") == "skipped":  # never run: no figure at all, not "0 % done" (why: under the table)
+        return [str(row["rank"]), name, "skipped", *("–" for _ in COLUMNS[1:]), "–"]
     return [str(row["rank"]), name,
             *(fmt(row.get(key)) + _range(row, key, fmt) + (mark if key in TAINTED else "")
               + (client if key in CLIENT_SIDE else "") for key, _, fmt in COLUMNS),

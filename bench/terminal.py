@@ -51,7 +51,8 @@ def annotate(table: str, rows: Sequence[Mapping[str, Any]], *, color: bool) -> s
         if why is None or i >= len(lines):
             continue
         if color:
-            lines[i] = (YELLOW if why == "over the limit" else RED) + lines[i] + RESET
+            if why != "skipped":  # a skipped row is no failure: not red (its cells say "skipped")
+                lines[i] = (YELLOW if why == "over the limit" else RED) + lines[i] + RESET
         else:
             lines[i] += f"  ‹ {why}"
     return "\n".join(lines)
