@@ -168,6 +168,6 @@ clean:
 ## ~2 min) and the stall scenario (~15 s). Results in results/<run>/ (report.md, charts/sweep-*.png).
 .PHONY: bench-workloads
 bench-workloads: $(STAMP)
-	$(BIN)/python -m bench run --scenario default --strategies pyrate-memory \
+	$(BIN)/python -m bench run --scenario tests/gate/scenarios/default.toml --strategies pyrate-memory \
 	    --param pyrate-memory.buffer_ms=0,10,25,50 --repeat 3
 	$(BIN)/python -m bench run --scenario stall --strategies asynciolimiter,token-bucket,asynciolimiter-strict

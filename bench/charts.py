@@ -174,7 +174,10 @@ def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = re
     resolved = meta["resolved"]
     quota = resolved["server"]["quota"]
     name = resolved.get("name") or meta["scenario"].get("name", "?")
-    rows = report.summarise(doc["runs"])
+    every = report.summarise(doc["runs"])
+    # Skipped strategies (never run here) have no series: named as skipped, never drawn as "0 % done".
+    skipped = [row["strategy"] for row in every if row["status"] == "skipped"]
+    rows = [row for row in every if row["status"] != "skipped"]
     order = [row["strategy"] for row in rows]
     repeats = int(meta.get("repeat", 1))
     which = "first repeat of " + str(repeats) if repeats > 1 else "one run each"
@@ -207,13 +210,15 @@ def write_all(run_dir: Path, doc: Mapping[str, Any], compliance: Compliance = re
         lat = [(s, job_latencies_ms(firsts_r.get(s, [])), jobs) for s in order]
         plots.latency_cdf(run_dir / LATENCY, lat,
                           f"Latency from intended send time — {scenario}, {jobs} jobs\n"
-                          f"share of jobs done (final attempt 2xx) within x; legend in rank order, {which}")
+                          f"share of jobs done (final attempt 2xx) within x; legend in rank order, {which}",
+                          skipped=skipped)
         written.append(LATENCY)
 
     if rows:
         median = ", medians of " + str(repeats) + " repeats" if repeats > 1 else ""
         plots.frontier(run_dir / FRONTIER, frontier_points(rows, compliance),
-                       f"Efficiency against 429s — {scenario}\nbest strategies top left; {rule}{median}")
+                       f"Efficiency against 429s — {scenario}\nbest strategies top left; {rule}{median}",
+                       skipped=skipped)
         written.append(FRONTIER)
     from bench import sweep  # parameter sweeps (issue 11): 429s and efficiency against the parameter
 

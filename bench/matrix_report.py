@@ -50,6 +50,8 @@ class Heatmap:
     scenarios: tuple[str, ...]
     values: tuple[tuple[float | None, ...], ...]
     qualifies: tuple[tuple[bool, ...], ...]
+    #: ``ran[i][j]``: the strategy was run in that scenario (false: not in it, or ``skipped`` there); () = all ran.
+    ran: tuple[tuple[bool, ...], ...] = ()
 
 
 def load(matrix_dir: Path) -> tuple[dict[str, Any], list[tuple[Path, dict[str, Any]]], list[str]]:
@@ -86,9 +88,15 @@ def load(matrix_dir: Path) -> tuple[dict[str, Any], list[tuple[Path, dict[str, A
 
 def cell(s: Standing | None, metric: str) -> str:
     """A table cell: the score (efficiency, or throughput where efficiency is undefined), ``✗`` when the run
-    did not qualify, ``–`` when the strategy was not run there."""
+    did not qualify, ``–`` when the strategy was not run there, ``skipped`` when it was skipped there.
+
+    >>> cell(Standing("s", None, (), False, None, None, None, "skipped: needs redis", skipped=True), "efficiency")
+    'skipped'
+    """
     if s is None:
         return "–"
+    if s.skipped:
+        return "skipped"
     v = "–" if s.score is None else f"{s.score:.2f}" if metric == "efficiency" else f"{s.score:.1f}/s"
     return v if s.qualifies else f"{v} {MARK}"
 
@@ -102,7 +110,9 @@ def heatmap_data(m: MatrixVerdict) -> Heatmap:
     values = tuple(tuple((st.score if (st := v.standing(n)) is not None and v.metric == "efficiency" else None)
                          for v in m.verdicts) for n in names)
     ok = tuple(tuple(bool((st := v.standing(n)) is not None and st.qualifies) for v in m.verdicts) for n in names)
-    return Heatmap(tuple(names), scen, values, ok)
+    ran = tuple(tuple(bool((st := v.standing(n)) is not None and not st.skipped) for v in m.verdicts)
+                for n in names)
+    return Heatmap(tuple(names), scen, values, ok, ran)
 
 
 def draw_heatmap(path: Path, h: Heatmap) -> Path:
@@ -110,13 +120,15 @@ def draw_heatmap(path: Path, h: Heatmap) -> Path:
     the strategy did not qualify there, by the same rule as the verdict."""
     from bench import plots
 
-    eff = {(s, c): h.values[i][j] for i, s in enumerate(h.strategies) for j, c in enumerate(h.scenarios)}
+    # A cell the strategy was not run in (absent, or skipped there) is left out: plots draws it "no run".
+    eff = {(s, c): h.values[i][j] for i, s in enumerate(h.strategies) for j, c in enumerate(h.scenarios)
+           if not h.ran or h.ran[i][j]}
     ok = {(s, c): h.qualifies[i][j] for i, s in enumerate(h.strategies) for j, c in enumerate(h.scenarios)}
     path.parent.mkdir(parents=True, exist_ok=True)
     plots.heatmap(path, h.strategies, h.scenarios, eff, ok,
                   f"Efficiency per scenario — {len(h.strategies)} strategies × {len(h.scenarios)} scenarios\n"
                   "red ×: did not qualify (not compliant by that API's own policy, or jobs left); "
-                  "robust choice first")
+                  "no run: absent or skipped; robust choice first")
     return path
 
 
@@ -150,7 +162,8 @@ def render_markdown(matrix_dir: Path, manifest: dict[str, Any], runs: Sequence[t
               for v in m.verdicts]
     parts += ["", "## Strategies × scenarios", "",
               f"Median efficiency (throughput `/s` where a scenario has no efficiency); `{MARK}` = not compliant by "
-              "the scenario's own policy or not every job done; `–` = undefined or not run; **bold** = the "
+              "the scenario's own policy or not every job done; `–` = undefined or not run; `skipped` = not run there "
+              "(the machine or the clock lacks what it needs: the scenario's report says why); **bold** = the "
               "scenario's best.", ""]
     head = ["strategy", *h.scenarios]
     parts += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -172,6 +185,13 @@ def render_markdown(matrix_dir: Path, manifest: dict[str, Any], runs: Sequence[t
     return "\n".join(parts) + "\n"
 
 
+def _css(v: Verdict, strategy: str) -> str:
+    st = v.standing(strategy)
+    if strategy in v.best:
+        return "best"
+    return "ok" if st and st.qualifies else "skip" if st and st.skipped else "over"
+
+
 def render_html(matrix_dir: Path, manifest: dict[str, Any], runs: Sequence[tuple[Path, dict[str, Any]]],
                 m: MatrixVerdict, charts: Sequence[str], notes: Sequence[str] = ()) -> str:
     esc = html.escape
@@ -188,9 +208,7 @@ def render_html(matrix_dir: Path, manifest: dict[str, Any], runs: Sequence[tuple
     head = "".join(f"<th>{esc(x)}</th>" for x in ["strategy", *h.scenarios])
     body = ""
     for n in h.strategies:
-        tds = "".join(
-            f"<td class=\"{'best' if n in v.best else 'ok' if (st := v.standing(n)) and st.qualifies else 'over'}\">"
-            f"{esc(cell(v.standing(n), v.metric))}</td>" for v in m.verdicts)
+        tds = "".join(f"<td class=\"{_css(v, n)}\">{esc(cell(v.standing(n), v.metric))}</td>" for v in m.verdicts)
         body += f"<tr><td>{'<b>' + esc(n) + '</b>' if n in m.robust.choice else esc(n)}</td>{tds}</tr>"
     images = "".join(f'<figure><img src="{esc(report.image_src(c, matrix_dir))}" alt="{esc(c)}" '
                      f'style="max-width:100%"><figcaption>{esc(CHARTS[c])}</figcaption></figure>' for c in charts)
@@ -204,6 +222,7 @@ table {{ border-collapse: collapse; font-size: 0.9em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
 td:first-child {{ text-align: left; }}
 td.over {{ color: #8a2a2a; }}
+td.skip {{ color: #777777; }}
 td.best {{ font-weight: bold; background: #e8f4e8; }}
 </style></head><body>
 <h1>ratebench matrix: {len(m.verdicts)} scenarios</h1>
@@ -214,7 +233,8 @@ td.best {{ font-weight: bold; background: #e8f4e8; }}
 {esc(verdict.TIE_RULE)}):</p><ul>{per}</ul>
 <h2>Strategies × scenarios</h2>
 <p>Median efficiency (throughput /s where a scenario has no efficiency); {MARK} = not compliant by the scenario's own
-policy or not every job done (red); – = undefined or not run; green = the scenario's best.</p>
+policy or not every job done (red); – = undefined or not run; skipped = not run there (the scenario's report says
+why); green = the scenario's best.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 <h2>Charts</h2>{images}{missing}
 {f"<h2>Not included</h2><ul>{skipped}</ul>" if skipped else ""}

@@ -383,6 +383,9 @@ class Metrics:
     window_phase_s: tuple[float, ...] = ()  # per tier, run start's phase in its clock-aligned windows
     jobs_dropped: int = 0  # jobs not sent by their deadline
     jobs_cancelled: int = 0  # jobs cancelled while waiting
+    #: The scenario's noisy neighbour's requests the API rejected during the run (None: no neighbour, or the
+    #: server does not say): the share of the key the run's traffic took from it (docs/metrics.md).
+    neighbour_rejected: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-tier tuples become lists, undefined metrics ``None`` (JSON ``null``).

@@ -24,6 +24,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bench.suggest import did_you_mean
 from strategies import registry
 from strategies.base import ParamValue, Strategy, configured
 
@@ -132,8 +133,13 @@ def expand(names: Sequence[str], spec: Spec) -> list[type[Strategy]]:
             continue
         where = next(iter(settings.values()))[1]
         if where.startswith("--param"):
+            run = list(dict.fromkeys([*names, *(c.name for c in classes)]))
             raise ParamError(f"{where}: strategy {strategy!r} is not among the strategies run "
-                             f"({', '.join(names)})")
+                             f"({', '.join(names)}){did_you_mean(strategy, run)}")
+        if ":" not in strategy and strategy not in (known := registry.names()):
+            # The near names, not the registry's whole list (31 names hide the one meant).
+            raise ParamError(f"{where}: unknown strategy {strategy!r}"
+                             + (did_you_mean(strategy, known) or " (ratebench list shows the strategies)"))
         try:
             _parse_values(registry.resolve(strategy), settings)
         except registry.UnknownStrategy as e:
@@ -152,8 +158,8 @@ def _parse_values(cls: type[Strategy], settings: Mapping[str, tuple[tuple[object
     axes: dict[str, list[ParamValue]] = {}
     for name, (raw, where) in settings.items():
         if name not in declared:
-            raise ParamError(f"{where}: strategy {cls.name!r} has no parameter {name!r} "
-                             f"(it has: {', '.join(declared) or 'none'})")
+            raise ParamError(f"{where}: strategy {cls.name!r} has no parameter {name!r}"
+                             f"{did_you_mean(name, list(declared))} (it has: {', '.join(declared) or 'none'})")
         try:
             axes[name] = [declared[name].parse(v) for v in raw]
         except ValueError as e:

@@ -323,10 +323,12 @@ def cdf_points(latencies_ms: Sequence[float], total: int,
     return tuple(v[i] for i in ranks), tuple((i + 1) / total for i in ranks)
 
 
-def latency_cdf(path: Path, series: Sequence[tuple[str, Sequence[float], int]], title: str) -> Chart:
+def latency_cdf(path: Path, series: Sequence[tuple[str, Sequence[float], int]], title: str,
+                skipped: Sequence[str] = ()) -> Chart:
     """One line per strategy (legend in the given order): the share of the workload's jobs done
     (final attempt 2xx) within x ms of their intended start. ``series`` holds
-    ``(strategy, latencies of the jobs that succeeded in ms, jobs in the workload)``.
+    ``(strategy, latencies of the jobs that succeeded in ms, jobs in the workload)``; ``skipped`` strategies
+    (not run) are named under the plot, not drawn.
     """
     plt = _pyplot()
     from matplotlib.ticker import NullLocator
@@ -353,6 +355,9 @@ def latency_cdf(path: Path, series: Sequence[tuple[str, Sequence[float], int]], 
     ax.grid(True, which="major", lw=0.4, alpha=0.5)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.tick_params(labelsize=8)
+    if skipped:
+        fig.text(0.01, 0.01, "skipped (not run): " + ", ".join(_plain(s) for s in skipped), fontsize=7,
+                 ha="left", va="bottom")
     fig.suptitle(_plain(title), fontsize=10)
     return _save(fig, path, drawn)
 
@@ -388,7 +393,8 @@ def spread_labels(ys: Sequence[float], gap: float, low: float, high: float) -> l
     return out
 
 
-def frontier(path: Path, points: Sequence[Point], title: str, x_label: str = "429 responses (count)") -> Chart:
+def frontier(path: Path, points: Sequence[Point], title: str, x_label: str = "429 responses (count)",
+             skipped: Sequence[str] = ()) -> Chart:
     """Efficiency (up: faster) against ``x`` (left: fewer 429s, or a lower burst ratio): the best strategies
     sit in the top-left corner. One marker per strategy in its own colour, filled when compliant, hollow with
     a red ring when not; every point is named in a column right of the plot, joined to it by a thin line, so
@@ -401,7 +407,8 @@ def frontier(path: Path, points: Sequence[Point], title: str, x_label: str = "42
     rows = max(len(drawn_pts), 1)
     h = max(5.0, 0.2 * rows + 1.8)
     fig, ax = plt.subplots(figsize=(11.0, h))
-    fig.subplots_adjust(left=0.08, right=0.66, top=1 - 0.8 / h, bottom=(0.85 + 0.15 * bool(left_out)) / h)
+    fig.subplots_adjust(left=0.08, right=0.66, top=1 - 0.8 / h,
+                        bottom=(0.85 + 0.15 * bool(left_out or skipped)) / h)
     drawn: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     xs = [float(p.x) for p in drawn_pts if p.x is not None]
     ys = [float(p.efficiency) for p in drawn_pts if p.efficiency is not None]
@@ -437,6 +444,8 @@ def frontier(path: Path, points: Sequence[Point], title: str, x_label: str = "42
     note = "filled = compliant, hollow with a red ring = not"
     if left_out:
         note += "; not drawn (not every job done, no efficiency): " + ", ".join(_plain(s) for s in left_out)
+    if skipped:
+        note += "; skipped (not run): " + ", ".join(_plain(s) for s in skipped)
     fig.text(0.01, 0.1 / h, note, fontsize=7, ha="left", va="bottom", wrap=True)
     fig.suptitle(_plain(title), fontsize=10)
     return _save(fig, path, drawn)
@@ -493,8 +502,14 @@ def heatmap(path: Path, strategies: Sequence[str], scenarios: Sequence[str],
                    edgecolors="white", lw=0.6, gid="not compliant", zorder=3)
     ax.set_xticks(range(cols), [_plain(s) for s in scenarios], rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(rows), [_plain(s) for s in strategies], fontsize=8)
-    for label, s in zip(ax.get_yticklabels(), strategies, strict=True):
-        label.set_color(colour(s))
+    # Labels in dark ink (pale palette colours are unreadable as text); the strategy's colour as a swatch
+    # just left of the grid, in axes-x / data-y coordinates so it stays beside its row.
+    from matplotlib.transforms import blended_transform_factory
+
+    ax.tick_params(axis="y", pad=16, length=0)
+    ax.scatter([-0.03] * rows, range(rows), marker="s", s=28, c=[colour(s) for s in strategies],
+               transform=blended_transform_factory(ax.transAxes, ax.transData), clip_on=False,
+               edgecolors="#333333", linewidths=0.4, gid="swatches")
     ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="white", lw=1.0)
@@ -502,7 +517,7 @@ def heatmap(path: Path, strategies: Sequence[str], scenarios: Sequence[str],
     ax.tick_params(axis="x", top=False)
     ax.set_xlabel("scenario", fontsize=9)
     fig.text(0.01, 0.08 / h, "red × = not compliant in that scenario; grey – = not every job done (no efficiency); "
-             "no run = the strategy was not run there",
+             "no run = the strategy was not run there (absent, or skipped: see the scenario's report)",
              fontsize=7, ha="left", va="bottom")
     fig.suptitle(_plain(title), fontsize=10)
     return _save(fig, path, drawn)
@@ -536,6 +551,9 @@ def param_sweep(path: Path, strategy: str, param: str,
             bottom.scatter(withheld, [0.0] * len(withheld), marker="o", facecolors="none", edgecolors=c)
     top.set_ylabel("429 responses", fontsize=9)
     top.set_ylim(bottom=0)
+    from matplotlib.ticker import MaxNLocator
+
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count: no 0.5 of a response
     bottom.set_ylabel("efficiency (oracle / actual)", fontsize=9)
     bottom.set_ylim(0, 1.05)
     bottom.set_xlabel(_plain(param), fontsize=9)

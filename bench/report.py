@@ -102,6 +102,8 @@ def summarise(runs: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None
         # Medians could hide one bad repeat: compliance has to hold in every one; and a run others disturbed
         # (foreign traffic, outside resets) cannot vouch for it.
         row["compliant"] = all(compliant({"status": r["status"], **r["metrics"]}) and not disturbed(r) for r in rs)
+        if row["status"] == "skipped":  # never run here (e.g. Redis in virtual time): not a failure, no figures
+            row["skipped"] = next((str(r["error"]) for r in rs if r.get("error")), "no reason recorded")
         judged = [r["harness"] for r in rs if isinstance(r.get("harness"), dict)]
         row["harness"] = None if not judged else sum(1 for h in judged if h.get("harness_limited"))
         if (meta or {}).get("arrivals_source") == "client":  # run --target: no server log (bench.target)
@@ -190,7 +192,9 @@ def compliant(run: Row) -> bool:
     replayed (written before the replay existed: no ``policy_rejected``, or ``null`` with a burst ratio)
     is judged by the stricter sliding-window rule, ``burst_ratio`` ≤ 1. A withheld burst ratio and no
     replay (the server's arrival log was incomplete, docs/metrics.md) cannot vouch that the limit held,
-    so such a run is not compliant either; the run's ``error`` says why the figure was withheld.
+    so such a run is not compliant either; the run's ``error`` says why the figure was withheld. A run during
+    which the API rejected requests of the scenario's noisy neighbour (``neighbour_rejected`` > 0) is not
+    compliant: the key's quota is shared, and the run's traffic took the neighbour's share.
 
     >>> compliant({"status": "ok", "completion": 1.0, "policy_rejected": 0, "burst_ratio": 2.0})
     True
@@ -198,8 +202,12 @@ def compliant(run: Row) -> bool:
     True
     >>> compliant({"status": "ok", "completion": 1.0, "burst_ratio": None})
     False
+    >>> compliant({"status": "ok", "completion": 1.0, "policy_rejected": 0, "neighbour_rejected": 3})
+    False
     """
     if run["status"] != "ok" or run.get("completion") != 1.0:
+        return False
+    if (run.get("neighbour_rejected") or 0) > 0:
         return False
     judged = run.get("policy_rejected")
     if judged is not None:
@@ -253,6 +261,8 @@ def _cells(row: Row) -> list[str]:
     mark = f" {MARK}" if row.get("harness") else ""
     client = f" {CLIENT_MARK}" if row.get("arrivals_source") == "client" else ""
     name = row["strategy"] + (" †" if row.get("not_predictive") else "")
+    if row.get("status") == "skipped":  # never run: no figure at all, not "0 % done" (why: under the table)
+        return [str(row["rank"]), name, "skipped", *("–" for _ in COLUMNS[1:]), "–"]
     return [str(row["rank"]), name,
             *(fmt(row.get(key)) + _range(row, key, fmt) + (mark if key in TAINTED else "")
               + (client if key in CLIENT_SIDE else "") for key, _, fmt in COLUMNS),
@@ -275,6 +285,20 @@ def unstable(rows: Sequence[Row]) -> list[tuple[str, str]]:
 
 
 NOT_PREDICTIVE = "† virtual figures not predictive of a real run (docs/fidelity.md):"
+
+
+def neighbour_note(rows: Sequence[Row]) -> str | None:
+    """The line under the table naming the runs during which the API rejected the noisy neighbour's requests
+    (``neighbour_rejected``, the median over repeats), or ``None`` when there were none.
+
+    >>> neighbour_note([{"strategy": "a", "neighbour_rejected": 10}, {"strategy": "b", "neighbour_rejected": 0}])
+    "Neighbour's requests the API rejected during the run (the key's quota is shared: not compliant): a 10."
+    """
+    hit = [(r["strategy"], r["neighbour_rejected"]) for r in rows if (r.get("neighbour_rejected") or 0) > 0]
+    if not hit:
+        return None
+    return ("Neighbour's requests the API rejected during the run (the key's quota is shared: not compliant): "
+            + ", ".join(f"{s} {_i(n)}" for s, n in hit) + ".")
 
 
 def _footnotes(rows: Sequence[Row]) -> list[tuple[str, str]]:
@@ -330,6 +354,8 @@ def text_table(rows: Sequence[Row], reject: int = 429) -> str:
                              enumerate(zip(r, widths, strict=True))).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
+    if neighbour := neighbour_note(rows):
+        out += ["", neighbour]
     notes = _footnotes(rows)
     if notes:
         out += ["", NOT_PREDICTIVE, *(f"  {s}: {why}" for s, why in notes)]
@@ -390,6 +416,7 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "",
         markdown_table(rows, reject_status(meta)),
         *(["", *client_legend(rows)] if client_legend(rows) else []),
+        *(["", neighbour] if (neighbour := neighbour_note(rows)) else []),
     ]
     if any(r.get("spread") for r in rows):
         parts += ["", SPREAD_NOTE]
@@ -502,6 +529,7 @@ created {esc(meta['created_utc'])}{incomplete}</p>
 Definitions: docs/metrics.md.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 {"".join(f"<p>{esc(n)}</p>" for n in client_legend(rows))}
+{f"<p>{esc(neighbour)}</p>" if (neighbour := neighbour_note(rows)) else ""}
 {spread}
 <h2>Why each strategy ranked where it did</h2><ul>{why}</ul>
 {harness}

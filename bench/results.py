@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -282,13 +283,26 @@ def check_arrivals(doc: dict[str, Any], logs: dict[tuple[str, int], list[Arrival
                                  "arrivals (truncated or edited)")
 
 
+@functools.cache
+def _statuses() -> tuple[str, ...]:
+    """A run's possible statuses, as the shipped results.schema.json (bench.schema) lists them.
+
+    >>> _statuses()
+    ('ok', 'timeout', 'failed', 'interrupted', 'skipped')
+    """
+    from bench import schema
+
+    return tuple(schema.load("results")["$defs"]["run"]["properties"]["status"]["enum"])
+
+
 def _check_doc(doc: dict[str, Any], p: Path) -> None:
     """The fields the report reads, with the types it needs; a message naming the first one that is not."""
     if not isinstance(doc["meta"], dict):
         raise BadRunFile(f"{p}: 'meta' must be an object")
-    for key, kinds in (("scenario", dict), ("clock", str), ("transport", str), ("repeat", int)):
+    for key, kinds in (("scenario", dict), ("resolved", dict), ("clock", str), ("transport", str), ("repeat", int)):
         if not isinstance(doc["meta"].get(key), kinds):
             raise BadRunFile(f"{p}: meta.{key} missing or of the wrong type")
+    statuses = _statuses()
     if not isinstance(doc["runs"], list):
         raise BadRunFile(f"{p}: 'runs' must be a list")
     for i, r in enumerate(doc["runs"]):
@@ -299,6 +313,8 @@ def _check_doc(doc: dict[str, Any], p: Path) -> None:
             v = r.get(key)
             if not isinstance(v, kinds) or isinstance(v, bool):
                 raise BadRunFile(f"{where}.{key}: missing or of the wrong type ({v!r})")
+        if r["status"] not in statuses:  # the shipped schema's list: a status the report cannot place
+            raise BadRunFile(f"{where}.status: {r['status']!r} is not one of {', '.join(statuses)}")
         if r.get("error") is not None and not isinstance(r["error"], str):
             raise BadRunFile(f"{where}.error: must be a string or null")
         if (why := counters.check(r, where)) is not None:

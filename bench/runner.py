@@ -272,6 +272,8 @@ async def run_one(strategy_cls: type[Strategy], scenario: Scenario, server: Serv
         loop_lags=lags, start_ns=t0_ns, jobs_dropped=gave_up["deadline"], jobs_cancelled=gave_up["cancel"],
         job_costs=workload.costs() if any(t.unit == "tokens" for t in enforced) else None,
     )
+    if scenario.server.dynamics.neighbour is not None:  # the key's other user: what the run took from it
+        m = replace(m, neighbour_rejected=log.neighbour_rejected)
     if (withheld := metrics.efficiency_note(m, oracle)) is not None:
         error = f"{error}; {withheld}" if error else withheld
     # Transit of the sends that did not queue behind the run's own clump (harness_lag.CROWD).

@@ -36,6 +36,8 @@ def mark(row: Mapping[str, Any]) -> str | None:
     over repeats), ``over the limit`` when its busiest window held more than the limit, else ``None``."""
     if row.get("status") != "ok":
         return str(row.get("status"))
+    if (row.get("neighbour_rejected") or 0) > 0:
+        return "neighbour rejected"  # the run took the shared key's quota from the scenario's neighbour
     burst = row.get("burst_ratio")
     return "over the limit" if isinstance(burst, int | float) and burst > 1.0 else None
 
@@ -49,17 +51,27 @@ def annotate(table: str, rows: Sequence[Mapping[str, Any]], *, color: bool) -> s
         if why is None or i >= len(lines):
             continue
         if color:
-            lines[i] = (YELLOW if why == "over the limit" else RED) + lines[i] + RESET
+            if why != "skipped":  # a skipped row is no failure: not red (its cells say "skipped")
+                lines[i] = (YELLOW if why == "over the limit" else RED) + lines[i] + RESET
         else:
             lines[i] += f"  ‹ {why}"
     return "\n".join(lines)
 
 
 def failures(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per run that did not finish ``ok``, with its reason (``results.json``'s ``error``)."""
-    bad = [f"  {r['strategy']} repeat {r['repeat']}: {r['status']} — {r.get('error') or 'no reason recorded'}"
-           for r in runs if r.get("status") != "ok"]
-    return ["failed runs:", *bad] if bad else []
+    """One line per run that did not finish ``ok``, with its reason (``results.json``'s ``error``); skipped
+    runs (never started: the machine lacks what the strategy needs) apart, under their own heading.
+
+    >>> failures([{"strategy": "r", "repeat": 0, "status": "skipped", "error": "needs redis"}])
+    ['skipped (no run):', '  r repeat 0: needs redis']
+    """
+    def line(r: Mapping[str, Any], status: bool) -> str:
+        return (f"  {r['strategy']} repeat {r['repeat']}: " + (f"{r['status']} — " if status else "")
+                + (r.get("error") or "no reason recorded"))
+
+    bad = [line(r, True) for r in runs if r.get("status") not in ("ok", "skipped")]
+    skipped = [line(r, False) for r in runs if r.get("status") == "skipped"]
+    return (["failed runs:", *bad] if bad else []) + (["skipped (no run):", *skipped] if skipped else [])
 
 
 def plural(n: int, word: str) -> str:

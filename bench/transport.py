@@ -54,6 +54,7 @@ class ServerLog:
     dropped: int  # arrivals the bounded in-memory log let go
     sink: str  # "memory", "file:<path>" or "off"
     generation: int | None = None  # the server state's resets so far (None: the server does not say)
+    neighbour_rejected: int | None = None  # the noisy neighbour's requests the API rejected (None: not said)
 
     @property
     def complete(self) -> bool:
@@ -94,7 +95,7 @@ async def _arrivals(admin: httpx.AsyncClient, page: int | None = None) -> Server
     log at once; that is read too. A reset between two pages shows as a later generation (an outside reset)."""
     page = page or LOG_PAGE
     cols = ArrivalColumns()
-    since, dropped, sink, generation = 0, 0, "memory", None
+    since, dropped, sink, generation, neighbour = 0, 0, "memory", None, None
     while True:
         try:
             r = await admin.get("/__admin/log", params={"since": since, "limit": page})
@@ -109,11 +110,14 @@ async def _arrivals(admin: httpx.AsyncClient, page: int | None = None) -> Server
         sink = str(data.get("sink", "memory"))
         g = data.get("generation")
         generation = g if isinstance(g, int) else None
+        n = data.get("neighbour")
+        rejected = n.get("rejected") if isinstance(n, dict) else None
+        neighbour = rejected if isinstance(rejected, int) and not isinstance(rejected, bool) else None
         if "next" not in data or len(rows) < page:
             break
         since = int(data["next"])
         del data, rows, r
-    return ServerLog(cols, dropped, sink, generation)
+    return ServerLog(cols, dropped, sink, generation, neighbour)
 
 
 class _TimedASGITransport(httpx.ASGITransport):

@@ -2,9 +2,10 @@
 
 Per scenario (:func:`of_run`): the **best** strategy is the one with the highest efficiency among those that
 *qualify* — compliant in every repeat by the API's own rule (``policy_rejected`` = 0, bench.compliance),
-finished, every job done, not disturbed (:func:`bench.report.compliant`). Where the oracle cannot know the
-fastest schedule (efficiency undefined: a noisy neighbour, a limit schedule, random latency), throughput ranks
-instead, and the verdict says so. When nothing qualifies it says that none does, and why.
+finished, every job done, not disturbed, and — where the scenario has a noisy neighbour on the key — no request
+of the neighbour's rejected during the run (``neighbour_rejected`` = 0) (:func:`bench.report.compliant`). Where the
+oracle cannot know the fastest schedule (efficiency undefined: a noisy neighbour, a limit schedule, random
+latency), throughput ranks instead, and the verdict says so. When nothing qualifies it says that none does, and why.
 
 **Ties** (:data:`TIE_RULE`): walking down the qualifying strategies from the best, a strategy joins the
 group of the first one of its group when their medians differ by no more than the wider of their two
@@ -48,7 +49,8 @@ Row = Mapping[str, Any]
 
 #: The tie rule, said in every report that shows a tie.
 TIE_RULE = ("tied = medians within the wider of the two strategies' ranges over the repeats (min–max), or within "
-            "1 % of the leader's score; tied strategies share a place")
+            "1 % of the leader's score; tied strategies share a place; judged on unrounded medians, against the first "
+            "of each tie group, so two figures shown alike may rank apart (the why-line gives 3 digits)")
 #: Below this relative difference two scores are the same at the precision the table shows efficiency.
 TIE_FLOOR = 0.01
 
@@ -96,6 +98,7 @@ class Standing:
     low: float | None
     high: float | None
     reason: str
+    skipped: bool = False  # never run in this scenario (status ``skipped``): "no run", not a failure
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class Verdict:
     best: tuple[str, ...]  # the first group (several when tied); empty when none qualifies
     why_none: str | None
     standings: tuple[Standing, ...]
+    #: Said after the headline when the verdict rests on part of the run (an interrupted run), else ``None``.
+    caveat: str | None = None
 
     def headline(self) -> str:
         """One line: the best strategy (or the tie, or that none qualifies).
@@ -115,13 +120,14 @@ class Verdict:
         >>> Verdict("s", "f", "efficiency", (), "every strategy was rejected", ()).headline()
         's: no strategy qualifies — every strategy was rejected'
         """
+        caveat = f" ({self.caveat})" if self.caveat else ""
         if not self.best:
-            return f"{self.scenario}: no strategy qualifies — {self.why_none}"
+            return f"{self.scenario}: no strategy qualifies — {self.why_none}{caveat}"
         top = self.standings[0]
         score = _score_text(self.metric, top)
         if len(self.best) > 1:
-            return f"{self.scenario}: tied best — {', '.join(self.best)} ({score})"
-        return f"{self.scenario}: best — {top.strategy} ({score})"
+            return f"{self.scenario}: tied best — {', '.join(self.best)} ({score}){caveat}"
+        return f"{self.scenario}: best — {top.strategy} ({score}){caveat}"
 
     def standing(self, strategy: str) -> Standing | None:
         return next((s for s in self.standings if s.strategy == strategy), None)
@@ -156,7 +162,23 @@ def of_run(doc: Mapping[str, Any], rows: Sequence[Row] | None = None) -> Verdict
     for r in doc["runs"]:
         by.setdefault(r["strategy"], []).append(r["metrics"])
     tiers = meta.get("resolved", {}).get("server", {}).get("quota") or []
-    return rank(str(meta.get("scenario", {}).get("name", "?")), rows, by, tiers, family(meta))
+    v = rank(str(meta.get("scenario", {}).get("name", "?")), rows, by, tiers, family(meta))
+    return v if doc.get("complete", True) else replace(v, caveat=incomplete(doc))
+
+
+def incomplete(doc: Mapping[str, Any]) -> str:
+    """The caveat of an interrupted run's verdict: how much of the planned run it rests on.
+
+    >>> incomplete({"meta": {"strategies": ["a", "b"], "repeat": 2}, "runs": [{}, {}, {}]})
+    'INCOMPLETE run: 3 of 4 planned runs (strategies × repeats) on disk; the others were never measured'
+    """
+    meta = doc.get("meta", {})
+    planned = len(meta.get("strategies") or []) * int(meta.get("repeat") or 1)
+    done = len(doc.get("runs", []))
+    if planned <= done:
+        return "INCOMPLETE run: interrupted before it was marked complete"
+    return (f"INCOMPLETE run: {done} of {planned} planned runs (strategies × repeats) on disk; the others were "
+            "never measured")
 
 
 def _qualifies(row: Row) -> bool:
@@ -188,18 +210,19 @@ def rank(scenario: str, rows: Sequence[Row], per_repeat: Mapping[str, Sequence[M
     best_sp = scored[0][1] if scored else None
     standings: list[Standing] = []
     place = 1
-    for g in groups:
+    for k, g in enumerate(groups):
         names = tuple(r["strategy"] for r, _ in g)
         for r, sp in g:
             others = tuple(n for n in names if n != r["strategy"])
+            why = _reason_good(r, place, others, metric, sp, best_sp, scored[0][0], tiers)
             standings.append(Standing(
                 r["strategy"], place, others, True, sp.median if sp else None, sp.low if sp else None,
-                sp.high if sp else None, _reason_good(r, place, others, metric, sp, best_sp, scored[0][0], tiers)))
+                sp.high if sp else None, why + (_not_tied(metric, sp, groups[k - 1]) if k else "")))
         place += len(g)
     for r in rows:
         if not _qualifies(r):
             standings.append(Standing(r["strategy"], None, (), False, r.get(metric), None, None,
-                                      _reason_bad(r, tiers)))
+                                      _reason_bad(r, tiers), skipped=r.get("status") == "skipped"))
     caveat = {r["strategy"]: r["not_predictive"] for r in rows if r.get("not_predictive")}
     standings = [replace(s, reason=f"{s.reason} Caveat: its virtual figures are not predictive of a real run "
                                    f"({caveat[s.strategy]}; docs/fidelity.md).") if s.strategy in caveat else s
@@ -209,6 +232,21 @@ def rank(scenario: str, rows: Sequence[Row], per_repeat: Mapping[str, Sequence[M
     return Verdict(scenario, fam, metric, best, why_none, tuple(standings))
 
 
+def _not_tied(metric: str, sp: repeats.Spread | None, above: Sequence[tuple[Row, repeats.Spread | None]]) -> str:
+    """When a strategy's score looks the same as the group above's at the shown precision but is not tied
+    with it, the figures to 3 digits: the tie is judged on unrounded medians against the group's first."""
+    lead_r, lead = above[0]
+    shown = [_fmt(metric, s.median) for _, s in above if s is not None]
+    if sp is None or lead is None or _fmt(metric, sp.median) not in shown:
+        return ""
+    unit = "" if metric == "efficiency" else "/s"
+    fine = 3 if metric == "efficiency" else 2
+    gap = 100 * (lead.median - sp.median) / lead.median if lead.median else 0.0
+    return (f" Not tied with {lead_r['strategy']} though both show {_fmt(metric, sp.median)}: "
+            f"{sp.median:.{fine}f}{unit} against {lead.median:.{fine}f}{unit}, {gap:.1f} % apart (more than 1 % "
+            "and the repeats' range).")
+
+
 def _tied(a: repeats.Spread | None, b: repeats.Spread | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -216,18 +254,25 @@ def _tied(a: repeats.Spread | None, b: repeats.Spread | None) -> bool:
 
 
 def _why_none(rows: Sequence[Row]) -> str:
+    skipped = sum(1 for r in rows if r.get("status") == "skipped")
+    rows = [r for r in rows if r.get("status") != "skipped"]
     if not rows:
-        return "no strategy was run"
+        return f"no strategy was run ({skipped} skipped)" if skipped else "no strategy was run"
     unfinished = [r for r in rows if r.get("status") != "ok" or r.get("completion") != 1.0]
     rejected = [r for r in rows if (r.get("policy_rejected") or 0) > 0]
+    starving = [r for r in rows if (r.get("neighbour_rejected") or 0) > 0]
     parts = []
     if rejected:
         parts.append(f"{len(rejected)} of {len(rows)} had arrivals the API's policy rejects")
+    if starving:
+        parts.append(f"{len(starving)} of {len(rows)} made the API reject the neighbour's requests")
     if unfinished:
         parts.append(f"{len(unfinished)} of {len(rows)} did not finish every job")
-    rest = len(rows) - len({r["strategy"] for r in rejected + unfinished})
+    rest = len(rows) - len({r["strategy"] for r in rejected + unfinished + starving})
     if rest:
         parts.append(f"{rest} were not judged compliant (disturbed runs or incomplete server logs)")
+    if skipped:
+        parts.append(f"{skipped} skipped (not run)")
     return "; ".join(parts)
 
 
@@ -258,6 +303,8 @@ def _names(names: Sequence[str]) -> str:
 
 def _reason_bad(r: Row, tiers: Sequence[Mapping[str, Any]]) -> str:
     rejected = r.get("policy_rejected")
+    if r.get("status") == "skipped":
+        return f"skipped: {r.get('skipped') or 'no reason recorded'}"
     if r.get("status") != "ok":
         return f"did not finish (status {r.get('status')})."
     if r.get("completion") != 1.0:
@@ -272,6 +319,9 @@ def _reason_bad(r: Row, tiers: Sequence[Mapping[str, Any]]) -> str:
                  else "more than the policy admits")
         retries = " and retries them" if (r.get("attempts") or 0) > (r.get("requests") or 0) else ""
         return f"the API's own policy rejects {rejected:g} of its arrivals{retries}: {cause}."
+    if (neighbour := r.get("neighbour_rejected") or 0) > 0:
+        return (f"the API rejected {neighbour:g} of the neighbour's requests on the shared key during its run: "
+                "it took the neighbour's share of the quota.")
     if rejected is None and r.get("burst_ratio") is not None and r["burst_ratio"] > 1.0:
         return (f"not replayed through the policy (an older run), and over the limit in sliding-window terms "
                 f"(burst {r['burst_ratio']:.2f}).")

@@ -162,6 +162,12 @@ class RunState:
         self.statuses[status] += 1
         return status, headers, delay, hang
 
+    def neighbour(self, now: int) -> dict[str, int]:
+        """The noisy neighbour's requests up to ``now``: ``sent`` and ``rejected`` (a run's report counts the
+        rejections its own traffic may have caused, docs/metrics.md)."""
+        self.quota.catch_up(now)
+        return {"sent": self.quota.neighbour_sent, "rejected": self.quota.neighbour_rejected}
+
     def stats(self, now: int) -> dict[str, Any]:
         return {
             "now": to_seconds(now), "start": to_seconds(self.start), "in_flight": self.in_flight,
@@ -283,13 +289,15 @@ class MockApp:
             # ?since=K&limit=L: one page (mock_server.log.MAX_PAGE at most), so a big log is read in bounded
             # pieces on both sides; without them, the whole log at once.
             q = request.query_params
+            neighbour = self.run.neighbour(self.clock())  # counted up to now, on every page (the last one counts)
             if "since" not in q and "limit" not in q:
-                return JSONResponse({**self.run.log.to_json(), "generation": self.generation})
+                return JSONResponse({**self.run.log.to_json(), "neighbour": neighbour, "generation": self.generation})
             try:
                 since, limit = _count(q, "since", 0, 0, None), _count(q, "limit", MAX_PAGE, 1, MAX_PAGE)
             except ValueError as e:
                 return JSONResponse({"error": str(e)}, status_code=400)
-            return JSONResponse({**self.run.log.page(since, limit), "generation": self.generation})
+            return JSONResponse({**self.run.log.page(since, limit), "neighbour": neighbour,
+                                 "generation": self.generation})
 
         async def reset(request: Request) -> Response:
             try:

@@ -66,6 +66,17 @@ class QuotaState:
             self._catch_up(now)
         return self.limiter(key).decide(now, cost)
 
+    def catch_up(self, now: int) -> None:
+        """Apply the dynamics due by ``now`` (requests do this as they arrive; ``GET /__admin/log`` too, so the
+        neighbour's count covers the whole run, up to its last response)."""
+        if now >= self._next_event:
+            self._catch_up(now)
+
+    @property
+    def neighbour_rejected(self) -> int:
+        """The noisy neighbour's requests the quota rejected so far (``sent - accepted``)."""
+        return self.neighbour_sent - self.neighbour_accepted
+
     def _catch_up(self, now: int) -> None:
         while (ev := self._events.pop(now)) is not None:
             t, change = ev

@@ -35,16 +35,18 @@ def scenario_meta(name: str, quota: Sequence[tuple[int, float]], jobs: int,
 
 def write_run(parent: Path, name: str, quota: Sequence[tuple[int, float]], runs: Mapping[str, Jobs],
               latency_s: float = 0.01, repeat: int = 1, algorithm: str = "sliding-log",
-              burst: int | None = None, oracle_s: float | None = None) -> Path:
+              burst: int | None = None, oracle_s: float | None = None, skipped: Mapping[str, str] = {}) -> Path:
     """A complete run directory under ``parent``: every strategy in ``runs`` (in that order) with
     ``repeat`` identical repeats; each job sent at its arrival time and done ``latency_s`` later. The
     server's tiers are ``algorithm`` (``burst`` for a token bucket); the metrics count sliding windows.
-    ``oracle_s``: the oracle's makespan, for an efficiency (else null)."""
+    ``oracle_s``: the oracle's makespan, for an efficiency (else null). ``skipped``: strategy → reason, rows of
+    status ``skipped`` (nothing run, as bench.redis_server.skipped writes them), after the others."""
     jobs = max((len(j) for j in runs.values()), default=0)
     source, resolved = scenario_meta(name, quota, jobs, algorithm, burst)
     run_dir = results.new_run_dir(parent, name)
     writer = results.RunWriter(run_dir, results.meta(clock="virtual", transport="asgi", scenario=source,
-                                                      resolved=resolved, strategies=list(runs), repeat=repeat,
+                                                      resolved=resolved, strategies=[*runs, *skipped],
+                                                      repeat=repeat,
                                                       argv=["synthetic"]))
     tiers = [Tier(limit, window) for limit, window in quota]
     for k in range(repeat):
@@ -54,6 +56,9 @@ def write_run(parent: Path, name: str, quota: Sequence[tuple[int, float]], runs:
             arrivals = tuple(Arrival(f"{i}.1", ticks.from_seconds(t), status) for i, (t, status) in enumerate(js))
             m = metrics.compute(attempts, arrivals, tiers, requests=jobs, cpu_s=None, oracle_makespan_s=oracle_s)
             writer.add(RunResult(strategy, k, "ok", None, attempts, arrivals, m, 0.0))
+        for strategy, why in skipped.items():
+            m = metrics.compute((), None, tiers, requests=jobs, cpu_s=None, oracle_makespan_s=None)
+            writer.add(RunResult(strategy, k, "skipped", why, (), (), m, 0.0))
     writer.finish()
     return run_dir
 

@@ -148,3 +148,20 @@ def test_the_replay_rejects_exactly_what_the_mock_server_rejected(tmp_path: Path
     assert rejected_by_server["unlimited"]  # the check below is not vacuous
     for s, times in charts.arrival_times(run / "arrivals.csv").items():
         assert charts.policy_rejections(times, quota) == pytest.approx(rejected_by_server[s]), s
+
+
+def test_a_skipped_strategy_is_named_as_skipped_not_drawn_as_0_percent_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import plots
+
+    seen: dict[str, object] = {}
+    real = plots.latency_cdf
+
+    def spy(path: Path, series: object, title: str, skipped: object = ()) -> plots.Chart:
+        seen["series"], seen["skipped"] = [s[0] for s in series], skipped  # type: ignore[attr-defined]
+        return real(path, series, title, skipped=skipped)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plots, "latency_cdf", spy)
+    run = write_run(tmp_path, "one", [(4, 1.0)], {"token-bucket": paced(4, 4.0)}, skipped={"redis": "no redis"})
+    charts.write_all(run, results.load(run))
+    assert seen == {"series": ["token-bucket"], "skipped": ["redis"]}

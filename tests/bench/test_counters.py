@@ -68,7 +68,7 @@ def test_capped_header_hints_reach_results_json_and_the_report(tmp_path: Path) -
     r = end_to_end(_Impatient, sc)
     assert r.counters["capped_hints"] >= 1
     writer = results.RunWriter(tmp_path, {"clock": "virtual", "transport": "asgi", "scenario": {"name": "t"},
-                                          "repeat": 1, "python": "3", "platform": "p", "git_sha": None,
+                                          "resolved": {}, "repeat": 1, "python": "3", "platform": "p", "git_sha": None,
                                           "created_utc": "now"})
     writer.add(r)
     writer.finish()
@@ -84,7 +84,7 @@ def test_a_run_without_counters_shows_none_and_an_edited_one_is_refused(tmp_path
     r = end_to_end(AdaptiveHeaders, scenario(50, 5))
     assert r.counters == {"capped_hints": 0}
     writer = results.RunWriter(tmp_path, {"clock": "virtual", "transport": "asgi", "scenario": {"name": "t"},
-                                          "repeat": 1})
+                                          "resolved": {}, "repeat": 1})
     writer.add(r)
     writer.finish()
     assert "What the strategies counted" not in report.render_markdown(

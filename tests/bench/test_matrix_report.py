@@ -67,3 +67,23 @@ def test_ratebench_report_detects_a_matrix_directory(matrix_dir: Path, capsys: p
 def test_a_directory_without_runs_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "matrix.json").write_text('{"schema": 1, "kind": "matrix", "scenarios": []}')
     assert main(["report", str(tmp_path)]) == 2
+
+
+def test_a_skipped_strategy_is_shown_as_skipped_not_as_a_failure(tmp_path: Path) -> None:
+    """A strategy skipped in one scenario (status ``skipped``: e.g. Redis in virtual time) is "skipped" in the
+    table, "no run" in the heat map (no cross), and its reason is the skip's; it is not counted as unfinished."""
+    why = "needs a real redis-server"
+    write_run(tmp_path, "steady", [(5, 1.0)], {"paced": paced(10, 5.0)}, skipped={"redis": why})
+    write_run(tmp_path, "other", [(5, 1.0)], {"paced": paced(10, 5.0), "redis": paced(10, 5.0)})
+    (tmp_path / "matrix.json").write_text(json.dumps({"schema": 1, "kind": "matrix", "scenarios": ["steady", "other"]}))
+    _, runs, _ = matrix_report.load(tmp_path)
+    m = matrix_report.verdicts(runs)
+    h = matrix_report.heatmap_data(m)
+    i = h.strategies.index("redis")
+    assert h.ran[i] == (False, True) and h.ran[h.strategies.index("paced")] == (True, True)
+    st = m.verdicts[0].standing("redis")
+    assert st is not None and st.skipped and st.reason == f"skipped: {why}"
+    matrix_report.write(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| redis | skipped | **5.5/s** |" in md
+    assert '<td class="skip">skipped</td>' in (tmp_path / "report.html").read_text()

@@ -338,7 +338,7 @@ def test_to_dict_roundtrip_and_names() -> None:
         "queue_wait_p99_ms", "service_p50_ms", "service_p99_ms", "peak_window_count", "burst_ratio",
         "first_window_count", "completion", "efficiency", "peak_concurrency", "cpu_s_per_1k", "policy_rejected",
         "loop_lag_p50_ms", "loop_lag_p99_ms", "loop_lag_max_ms", "client_peak_window_count", "window_phase_s",
-        "jobs_dropped", "jobs_cancelled",
+        "jobs_dropped", "jobs_cancelled", "neighbour_rejected",
     ]
     assert d["peak_window_count"] == [1]
     assert d["duration_s"] == 0.1 + 0.2

@@ -107,3 +107,15 @@ def test_pyrate_with_its_default_buffer() -> None:
 def test_the_articles_bucket_takes_a_capacity_without_changing_its_code() -> None:
     cls = configured(NaiveTokenBucket, {"capacity": 3})
     assert send_times(cls(Quota((Tier(10, 1.0),))), jobs=4)[:3] == [0.0, 0.0, 0.0]
+
+
+def test_a_misspelt_strategy_or_parameter_gets_a_did_you_mean_not_the_whole_list() -> None:
+    with pytest.raises(ParamError) as scen:
+        expand(["aiolimiter"], from_table({"tokenbucket": {"capacity": 2}}))
+    assert str(scen.value) == ("params.tokenbucket.capacity: unknown strategy 'tokenbucket' (did you mean "
+                               "'token-bucket', 'token-bucket-naive' or 'token-bucket-weighted'?)")
+    with pytest.raises(ParamError, match=r"not among the strategies run \(token-bucket\) "
+                                         r"\(did you mean 'token-bucket'\?\)"):
+        expand(["token-bucket"], parse_cli(["tokenbucket.capacity=2"]))
+    with pytest.raises(ParamError, match=r"has no parameter 'capacty' \(did you mean 'capacity'\?\)"):
+        expand(["token-bucket"], parse_cli(["token-bucket.capacty=2"]))

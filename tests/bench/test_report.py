@@ -85,3 +85,14 @@ def test_the_rejection_column_is_named_after_the_servers_status_and_done_rounds_
     assert "99%" in line.split() and "100%" not in line  # 999 of 1000 jobs is not all of them
     assert "| 403s |" in report.markdown_table(rows, 403)
     assert report.reject_status({}) == 429 and report.reject_status({"resolved": {"server": {}}}) == 429
+
+
+def test_a_skipped_row_shows_no_figures_and_is_not_red() -> None:
+    from bench import terminal
+
+    row = {"rank": "–", "strategy": "r", "status": "skipped", "completion": 0.0, "throttled": 0, "compliant": False,
+           "skipped": "needs redis"}
+    cells = report._cells(row)
+    assert cells[2] == "skipped" and set(cells[3:]) == {"–"}
+    assert terminal.annotate("h\n-\nr", [row], color=True) == "h\n-\nr"
+    assert terminal.annotate("h\n-\nr", [row], color=False) == "h\n-\nr  ‹ skipped"

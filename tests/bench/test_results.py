@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,21 @@ def test_a_results_file_with_a_non_finite_number_is_refused_naming_the_field(tmp
     (tmp_path / "results.json").write_text(json.dumps(doc).replace('"@"', number))
     with pytest.raises(results.BadRunFile, match=r"runs\[0\]\.metrics\.burst_ratio: .* is not a finite number"):
         results.load(tmp_path)
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    (lambda d: d["runs"][0].update(status="great"), "runs[0].status: 'great' is not one of ok, timeout"),
+    (lambda d: d["meta"].pop("resolved"), "meta.resolved missing or of the wrong type"),
+])
+def test_report_refuses_a_results_file_the_shipped_schema_rejects(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: Any, named: str) -> None:
+    from bench.cli import main
+    from tests.bench.runfiles import paced, write_run
+
+    run = write_run(tmp_path, "s", [(5, 1.0)], {"a": paced(5, 5.0), "b": paced(5, 5.0)})
+    doc = json.loads((run / "results.json").read_text())
+    edit(doc)
+    (run / "results.json").write_text(json.dumps(doc))
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and err.count(named) == 1

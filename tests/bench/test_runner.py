@@ -159,3 +159,27 @@ def test_a_hanging_response_times_out_in_virtual_mode_as_over_http() -> None:
     (a,) = r.attempts
     assert a.status == 0 and a.done_s == 10.0  # TRANSPORT_ERROR after exactly the read timeout
     assert r.metrics.errors == 1
+
+
+def _neighbour_scenario(jobs: int) -> scenarios.Scenario:
+    # Sliding log 2 per 1 s; the neighbour sends at 0.5 s (then 1.5 s, …); each response takes 1 s.
+    return small(limit=2, jobs=jobs, latency_ms=1000,
+                 **{"server": {"latency_ms": 1000,
+                               "quota": [{"algorithm": "sliding-log", "limit": 2, "window_s": 1.0}],
+                               "dynamics": {"neighbour": {"rate": 1, "start_s": 0.5}}}})
+
+
+def test_the_neighbours_rejections_during_the_run_are_counted() -> None:
+    """By hand: 2 jobs at 0 fill the window [0, 1); the neighbour's request at 0.5 s is rejected; the run ends
+    when the responses return at 1.0 s, before the neighbour's next one (1.5 s): 1. With 1 job, the 0.5 s
+    request fits (1 + 1 ≤ 2): 0. Without a neighbour: None (not applicable)."""
+    from bench.report import compliant
+
+    starving = run("unlimited", _neighbour_scenario(2))
+    assert starving.metrics.throttled == 0 and starving.metrics.policy_rejected == 0
+    assert starving.metrics.neighbour_rejected == 1
+    assert not compliant({"status": starving.status, **starving.metrics.to_dict()})
+    sharing = run("unlimited", _neighbour_scenario(1))
+    assert sharing.metrics.neighbour_rejected == 0
+    assert compliant({"status": sharing.status, **sharing.metrics.to_dict()})
+    assert run("unlimited", small(jobs=2)).metrics.neighbour_rejected is None

@@ -1,5 +1,8 @@
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bench import plots, sweep
 from bench.cli import main
@@ -47,3 +50,12 @@ def test_pyrate_buffer_sweep_in_virtual_time(tmp_path: Path) -> None:
     (s,) = sweep.sweeps(doc)
     assert [p[0] for p in s.lines[""]] == [0.0, 10.0, 25.0, 50.0]
     assert (run_dir / s.filename).exists() and s.filename in (run_dir / "report.md").read_text()
+
+
+def test_the_sweep_charts_429_axis_has_whole_number_ticks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    figs: list[Any] = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path, drawn: (figs.append(fig), save(fig, path, drawn))[1])
+    plots.param_sweep(tmp_path / "s.png", "p", "b", {"": [(0.0, 1.0, None), (10.0, 0.0, 0.9)]}, "t")
+    ticks = figs[0].axes[0].get_yticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)

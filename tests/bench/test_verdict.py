@@ -129,3 +129,56 @@ def test_a_strategy_whose_virtual_figures_are_not_predictive_says_so() -> None:
     v = verdict.rank("s", [row("a", 0.9, not_predictive="429s 5 real vs 12 virtual")])
     assert v.standings[0].reason.endswith("Caveat: its virtual figures are not predictive of a real run "
                                           "(429s 5 real vs 12 virtual; docs/fidelity.md).")
+
+
+def test_a_skipped_strategy_says_skipped_and_is_not_counted_as_unfinished() -> None:
+    rows = [{"strategy": "r", "status": "skipped", "skipped": "needs redis", "compliant": False, "completion": 0.0},
+            {"strategy": "b", "status": "ok", "compliant": False, "completion": 1.0, "policy_rejected": 3}]
+    v = verdict.rank("s", rows)
+    st = v.standing("r")
+    assert st is not None and st.skipped and st.reason == "skipped: needs redis"
+    assert v.why_none == "1 of 1 had arrivals the API's policy rejects; 1 skipped (not run)"
+
+
+def test_a_run_that_made_the_api_reject_the_neighbour_does_not_qualify() -> None:
+    rows = [{"strategy": "greedy", "status": "ok", "compliant": False, "completion": 1.0, "policy_rejected": 0,
+             "neighbour_rejected": 10, "throughput_rps": 29.1}]
+    v = verdict.rank("noisy-neighbour", rows)
+    assert v.best == () and v.why_none == "1 of 1 made the API reject the neighbour's requests"
+    st = v.standing("greedy")
+    assert st is not None and "rejected 10 of the neighbour's requests" in st.reason
+
+
+def test_an_incomplete_runs_verdict_says_so_in_terminal_markdown_and_html(
+        tmp_path: Path, capsys: Any) -> None:
+    import json
+    import re
+
+    from tests.bench.runfiles import paced, write_run
+
+    run = write_run(tmp_path, "s", [(5, 1.0)], {"a": paced(5, 5.0), "b": paced(5, 2.5)})
+    doc = json.loads((run / "results.json").read_text())
+    doc["complete"] = False
+    doc["meta"]["strategies"] = ["a", "b", "c"]  # c was planned but never ran: interrupted
+    (run / "results.json").write_text(json.dumps(doc))
+    assert main(["report", str(run)]) == 0
+    caveat = "(INCOMPLETE run: 2 of 3 planned runs (strategies × repeats) on disk; the others were never measured)"
+    out = capsys.readouterr().out
+    assert re.search(r"verdict: s: best — a \(throughput [\d.]+/s\) " + re.escape(caveat), out)
+    assert caveat in (run / "report.md").read_text()
+    assert "(INCOMPLETE run: 2 of 3 planned runs (strategies × repeats) on disk" in (run / "report.html").read_text()
+
+
+def test_a_score_shown_like_the_group_above_but_not_tied_gives_three_digits() -> None:
+    """token-bucket-burst's case: 0.6245 leads a group (0.6223 is within 1 % of it); 0.6162 is 1.3 % below
+    0.6245, not tied, though all three show 0.62."""
+    rows = [{"strategy": n, "compliant": True, "efficiency": e, "status": "ok", "completion": 1.0}
+            for n, e in (("best", 0.71), ("p", 0.6245), ("q", 0.6223), ("f", 0.6162))]
+    v = verdict.rank("s", rows)
+    assert [(s.strategy, s.place) for s in v.standings] == [("best", 1), ("p", 2), ("q", 2), ("f", 4)]
+    f = v.standing("f")
+    assert f is not None and f.reason.endswith(
+        "Not tied with p though both show 0.62: 0.616 against 0.625, 1.3 % apart (more than 1 % and the repeats' "
+        "range).")
+    p = v.standing("p")
+    assert p is not None and "Not tied" not in p.reason
