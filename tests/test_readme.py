@@ -8,7 +8,7 @@ README's commands, which run in virtual time (seconds). To keep it affordable:
 - the venv gets the project's third-party dependencies from the development ``.venv`` (linked, through a
   ``.pth`` file: no package index, no network); ratebench itself is built and installed fresh, so a file missing
   from the package (a schema, a built-in scenario) or a stray top-level package fails here;
-- ``make bench`` and ``make test`` are not run (listed in :data:`NOT_RUN` with the reason): the first is ~4
+- ``make bench`` and ``make test`` are not run (listed in :data:`NOT_RUN` with the reason): the first is ~1½
   minutes of real-time runs, the second is this suite itself. The same commands they run are tested elsewhere
   (tests/bench/test_cli.py runs ``run`` in real and virtual mode; CI runs ``make test``).
 """
@@ -29,7 +29,7 @@ README = ROOT / "README.md"
 
 #: Lines of README's sh blocks not run here, and why.
 NOT_RUN = {
-    "make bench": "about 4 minutes of real-time runs against a uvicorn server (plus set-up)",
+    "make bench": "about 1½ minutes of real-time runs against a uvicorn server (plus set-up)",
     "make test": "the test suite itself (this test is part of it)",
     "ratebench run --scenario all --strategies frontier,aiolimiter,token-bucket --repeat 3":
         "about 15 minutes of real-time runs (the same matrix runs above in virtual time)",
