@@ -2,7 +2,7 @@
 
 A big run (10⁵–10⁷ attempts) cannot hold one :class:`~bench.records.Attempt` and one
 :class:`~mock_server.log.Arrival` per request: each is ~100–200 bytes of objects (the dataclass, its
-floats, its request-id string). The exact percentiles of DESIGN §4 need every value, so the values are
+floats, its request-id string). The exact percentiles of docs/metrics.md need every value, so the values are
 kept, packed in :mod:`array` columns (8 bytes a number), and records are built one at a time when
 someone iterates: :class:`AttemptColumns` and :class:`ArrivalColumns` are read-only sequences of the
 same records as before, so every user that iterates, indexes or takes ``len`` works unchanged.

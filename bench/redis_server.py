@@ -223,7 +223,7 @@ def provide(url: str) -> Iterator[None]:
 
 #: Why a Redis strategy cannot run in virtual time.
 VIRTUAL_REASON = ("needs a real redis-server over a socket, and the virtual clock cannot wait on socket I/O "
-                  "(DESIGN §5): run it with --clock real")
+                  "(docs/netmodel.md): run it with --clock real")
 
 
 class Preparer:

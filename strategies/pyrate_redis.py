@@ -150,9 +150,9 @@ class PyrateRedis(_PyrateRedis):
     name = "pyrate-redis"
     description = "pyrate-limiter v4 RedisBucket (sliding log in a Redis sorted set, redis.asyncio): one quota " \
                   "for all processes"
-    #: pyrate's own default margin, kept here (``pyrate-memory`` normalises it to 0, DESIGN §7): a clump is
-    #: stamped by one process and sent by several, whose requests reach the server up to tens of ms apart; with
-    #: 0, shared-quota runs got 429s (docs/scaling.md).
+    #: pyrate's own default margin, kept here (``pyrate-memory`` normalises it to 0, so that limiters compare
+    #: at the declared rate): a clump is stamped by one process and sent by several, whose requests reach the
+    #: server up to tens of ms apart; with 0, shared-quota runs got 429s (docs/scaling.md).
     buffer_ms = 50
 
     async def bucket(self, client: aioredis.Redis) -> AbstractBucket:
