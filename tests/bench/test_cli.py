@@ -224,9 +224,20 @@ def test_sigterm_keeps_the_partial_run_and_stops_the_server(tmp_path: Path) -> N
             server = _children(proc.pid, "mock_server")
             time.sleep(0.1)
         assert server, "the mock server never started"
-        time.sleep(2.0)  # a lower bound only: the first run is under way (it takes ~20 s)
+        # The harness-ceiling line comes right before the first run; under load that can be seconds after the
+        # server starts, so wait for it rather than for a fixed time from the server's start.
+        assert proc.stderr is not None
+        seen = []
+        while not any("harness ceiling" in line for line in seen) and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+        assert any("harness ceiling" in line for line in seen), "".join(seen)
+        time.sleep(2.0)  # the first run is under way (it takes ~20 s): a few sends and arrivals by now
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        _, rest = proc.communicate(timeout=60)
+        err = "".join(seen) + rest
     finally:
         if proc.poll() is None:
             proc.kill()
