@@ -292,6 +292,9 @@ class MockApp:
             neighbour = self.run.neighbour(self.clock())  # counted up to now, on every page (the last one counts)
             if "since" not in q and "limit" not in q:
                 return JSONResponse({**self.run.log.to_json(), "neighbour": neighbour, "generation": self.generation})
+            repeated = next((name for name in ("since", "limit") if len(q.getlist(name)) > 1), None)
+            if repeated is not None:  # which one was meant is a guess: refuse rather than take the last
+                return JSONResponse({"error": f"{repeated}: given more than once"}, status_code=400)
             try:
                 since, limit = _count(q, "since", 0, 0, None), _count(q, "limit", MAX_PAGE, 1, MAX_PAGE)
             except ValueError as e:

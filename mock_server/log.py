@@ -99,8 +99,18 @@ def _json(records: list[Record] | list[list[Any]], dropped: int, sink: str) -> d
 def _page(records: Iterable[Record] | Iterable[list[Any]], start: int, dropped: int, total: int,
           sink: str) -> dict[str, Any]:
     """One page: :func:`_json`'s fields plus ``since`` (the first record's number: later than asked when the
-    records asked for were dropped), ``next`` (the number to ask for next) and ``total`` (logged so far)."""
+    records asked for were dropped), ``next`` (the number to ask for next) and ``total`` (logged so far).
+
+    A ``start`` past the end is clamped to ``total``: the page is empty and ``next`` is ``total``, so a client
+    that follows ``next`` reads the records logged later instead of skipping them. ``next`` never exceeds
+    ``total``.
+
+    >>> p = _page([], 999, 0, 7, "memory")
+    >>> p["since"], p["next"], p["total"]
+    (7, 7, 7)
+    """
     rows: list[Any] = list(records)
+    start = min(start, total)
     return {**_json(rows, dropped, sink), "since": start, "next": start + len(rows), "total": total}
 
 

@@ -100,6 +100,26 @@ def test_log_pages_reject_bad_cursors_and_start_after_dropped_records() -> None:
         assert r.status_code == 400 and bad.split("=")[0] in r.json()["error"]
 
 
+def test_log_paging_clamps_a_cursor_past_the_end_and_refuses_repeated_parameters() -> None:
+    app = create_app(ServerConfig(), clock=FakeClock())
+    for i in range(7):
+        app.run.log.add(str(i), i, 200, "", 1, 1)
+
+    async def get(query: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
+            return await c.get("/__admin/log?" + query)
+
+    page = asyncio.run(get("since=999&limit=5")).json()
+    assert (page["arrivals"], page["since"], page["next"], page["total"]) == ([], 7, 7, 7)
+    for i in range(7, 10):  # arrivals after the empty page: following ``next`` reads them all
+        app.run.log.add(str(i), i, 200, "", 1, 1)
+    assert [r[0] for r in asyncio.run(get(f"since={page['next']}&limit=5")).json()["arrivals"]] == ["7", "8", "9"]
+    repeated = (("limit=2&limit=3", "limit"), ("since=0&since=1", "since"), ("since=1&limit=2&since=1", "since"))
+    for query, name in repeated:
+        r = asyncio.run(get(query))
+        assert r.status_code == 400 and r.json()["error"].startswith(f"{name}: ")
+
+
 def test_tries_count_far_out_ids_aside() -> None:
     t = Tries()
     assert [t.next(j) for j in (0, 10**12, 0, -1, 10**12)] == [1, 1, 2, 1, 2]

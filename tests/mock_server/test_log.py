@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mock_server.log import MAX_FIELD, RECORD_BYTES, ArrivalLog, FileLog
+from mock_server.log import MAX_FIELD, RECORD_BYTES, ArrivalLog, FileLog, NullLog
 
 
 def test_memory_log_is_bounded_in_bytes_not_only_records() -> None:
@@ -34,3 +34,18 @@ def test_file_log_clips_fields_too(tmp_path: Path) -> None:
     log.close()
     row = path.read_text().splitlines()[1].split(",")
     assert row[0] == "r" * MAX_FIELD and row[3] == "k" * MAX_FIELD
+
+
+def test_a_page_past_the_end_is_empty_and_next_is_the_total(tmp_path: Path) -> None:
+    # since=999 of 7 records used to answer next=999: a client following next skipped records 7 to 998.
+    for log in (ArrivalLog(), FileLog(tmp_path / "a.csv")):
+        for i in range(7):
+            log.add(str(i), i, 200, "", 1)
+        p = log.page(999, 10)
+        assert (p["arrivals"], p["since"], p["next"], p["total"]) == ([], 7, 7, 7)
+        log.add("7", 7, 200, "", 1)  # a later arrival is on the page ``next`` names
+        assert [r[0] for r in log.page(p["next"], 10)["arrivals"]] == ["7"]
+        assert log.page(5, 10)["next"] == 8  # a page reaching the end stops at the total
+        log.close()
+    p = NullLog().page(3, 10)
+    assert (p["since"], p["next"], p["total"]) == (0, 0, 0)
