@@ -5,7 +5,7 @@ The admin endpoints can reset and reconfigure the server, so every admin request
 1. ``Host`` names a loopback address (``localhost``, ``127.x.y.z``, ``[::1]``, any port) or one of the
    extra names the server was started with: a web page that rebinds its own DNS name to 127.0.0.1
    (DNS rebinding) still sends its own name, and gets 421;
-2. ``Authorization: Bearer <token>``, compared in constant time: 401;
+2. ``Authorization: Bearer <token>`` (the scheme in any case), the token compared in constant time: 401;
 3. a ``POST`` says ``Content-Type: application/json``: a cross-origin ``text/plain`` form post, which a
    browser sends without asking, gets 415; its body is at most :data:`MAX_BODY` bytes (413) of JSON that
    is not nested absurdly deep (400, not a ``RecursionError``).
@@ -105,8 +105,10 @@ class AdminGuard:
             if not (is_loopback_name(name) or name in self.hosts):
                 return 421, (f"admin requests must name a loopback Host (127.0.0.1, localhost, [::1]), "
                              f"got {headers.get('host', '')!r}")
-            given = headers.get("authorization", "").encode("latin-1", "replace")
-            if not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
+            # The scheme is case-insensitive (RFC 7235 §2.1: "bearer" is "Bearer"); the token is compared in
+            # constant time, and the scheme, not secret, plainly.
+            scheme, _, given = headers.get("authorization", "").encode("latin-1", "replace").partition(b" ")
+            if not (hmac.compare_digest(given.lstrip(b" "), self.token.encode()) and scheme.lower() == b"bearer"):
                 return 401, "admin token required (Authorization: Bearer TOKEN)"
         if method == "POST":
             ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -100,6 +100,18 @@ def test_token_is_required_and_compared_whole(tmp_path: Path) -> None:
     assert call(app, scenario) == [401, 401, 401, 401, 401, 200]
 
 
+def test_the_auth_scheme_is_case_insensitive_and_the_token_is_not(tmp_path: Path) -> None:
+    # RFC 7235 §2.1: "bearer" and "BEARER" name the scheme "Bearer"; a lower-case scheme used to get 401.
+    app = app_with(tmp_path)
+
+    async def scenario(c: httpx.AsyncClient) -> list[int]:
+        given = ["Bearer s3cret", "bearer s3cret", "BEARER s3cret", "bEaReR s3cret",
+                 "bearer nope", "bearer S3CRET", "Basic s3cret", "bearers3cret", "bearer"]
+        return [(await c.get("/__admin/log", headers={"authorization": v})).status_code for v in given]
+
+    assert call(app, scenario) == [200, 200, 200, 200, 401, 401, 401, 401, 401]
+
+
 def test_log_file_cannot_be_set_over_http(tmp_path: Path) -> None:
     app = app_with(tmp_path)
 
