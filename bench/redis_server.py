@@ -38,12 +38,19 @@ from bench.scenarios import Scenario
 from strategies.base import REDIS_URL_ENV, Strategy, Tier
 
 __all__ = ["EXECUTABLE", "VIRTUAL_REASON", "Preparer", "RedisError", "RedisServer", "kill_children", "needs_redis",
-           "provide", "skipped", "unavailable"]
+           "provide", "skipped", "sweep_stale", "unavailable"]
 
 #: The Debian package's binary (``apt-get install redis-server``; the Makefile's ``system-deps`` installs it).
 EXECUTABLE = "redis-server"
 START_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1
+#: The name every temporary directory of ours starts with (and the only names :func:`sweep_stale` touches).
+DIR_PREFIX = "ratebench-redis-"
+#: The file inside such a directory naming the PID of the ratebench process that made it.
+OWNER_FILE = "owner.pid"
+#: A directory of ours without an owner file (made before there was one, or its writer died in between) is
+#: left alone this long: a fresh one may be another ratebench's, between making it and writing the file.
+STALE_AFTER_S = 3600.0
 #: Every redis-server still running, so that a last-resort exit can kill them first (:func:`kill_children`).
 _LIVE: set[subprocess.Popen[bytes]] = set()
 
@@ -80,6 +87,62 @@ def _free_port() -> int:
         return port
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _stale(path: str, now: float, mtime: float) -> bool:
+    try:
+        with open(os.path.join(path, OWNER_FILE), encoding="ascii") as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return now - mtime > STALE_AFTER_S
+    except (OSError, UnicodeDecodeError):
+        return False  # unreadable: not ours to judge
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**22):
+        return False  # a file we did not write
+    return not _alive(int(text))
+
+
+def sweep_stale(root: str | None = None, now: float | None = None) -> list[str]:
+    """Remove the temporary directories a killed ratebench left behind; the paths removed.
+
+    SIGKILL ends the redis-server (``PR_SET_PDEATHSIG``) but not its directory's cleanup. Only directories
+    directly in ``root`` (default: the system temporary directory) named :data:`DIR_PREFIX`…, owned by our
+    user, not symlinks, are looked at; one is removed when the PID in its :data:`OWNER_FILE` is not alive,
+    or, without that file, when it is older than :data:`STALE_AFTER_S`. A reused PID keeps a stale directory
+    (the safe mistake). ``now`` is the wall clock in seconds (file times are wall-clock).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     os.mkdir(os.path.join(root, DIR_PREFIX + "fresh"))
+    ...     sweep_stale(root)
+    []
+    """
+    root = root if root is not None else tempfile.gettempdir()
+    now = time.time() if now is None else now
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(root) as entries:
+        for entry in entries:
+            try:
+                if not (entry.name.startswith(DIR_PREFIX) and entry.is_dir(follow_symlinks=False)):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if st.st_uid != os.getuid() or not _stale(entry.path, now, st.st_mtime):
+                    continue
+                shutil.rmtree(entry.path)  # does not follow symlinks inside (fd-based on Linux)
+                removed.append(entry.path)
+            except OSError:
+                continue  # gone meanwhile, or not removable: never fail a run over another's leftovers
+    return removed
+
+
 class RedisServer:
     """``redis-server`` in a child process on 127.0.0.1, no persistence; ready once ``__enter__`` returns.
 
@@ -104,7 +167,11 @@ class RedisServer:
         why = unavailable()
         if why is not None:
             raise RedisError(why)
-        self._dir = tempfile.TemporaryDirectory(prefix="ratebench-redis-")
+        sweep_stale()
+        self._dir = tempfile.TemporaryDirectory(prefix=DIR_PREFIX)
+        # Who made it: a later ratebench removes it once this process is gone (SIGKILL skips our cleanup).
+        with open(os.path.join(self._dir.name, OWNER_FILE), "x", encoding="ascii") as f:
+            f.write(f"{os.getpid()}\n")
         self.port = _free_port()
         # The password goes in through stdin (a config read from "-"), never on the command line.
         config = (f"port {self.port}\nbind 127.0.0.1\nprotected-mode yes\nsave \"\"\nappendonly no\n"

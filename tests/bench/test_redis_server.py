@@ -101,3 +101,46 @@ def test_a_redis_server_only_when_needed_emptied_before_each_run_and_stopped() -
         prepare.close()
     assert REDIS_URL_ENV not in os.environ
     assert _gone(pid)
+
+
+def test_sweep_removes_only_our_stale_directories(tmp_path: Path) -> None:
+    # A SIGKILLed ratebench left /tmp/ratebench-redis-XXXX/ behind: the next start removes it, and nothing else.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its PID is now free (reuse within this test would only keep the directory: the safe side)
+    now = time.time()
+
+    def make(name: str, owner: str | None, age_s: float = 0.0) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        (d / "redis.log").write_text("x")
+        if owner is not None:
+            (d / redis_server.OWNER_FILE).write_text(owner + "\n")
+        os.utime(d, (now - age_s, now - age_s))
+        return d
+
+    stale = make("ratebench-redis-dead", str(dead.pid))
+    live = make("ratebench-redis-live", str(os.getpid()), age_s=7200)
+    orphan_old = make("ratebench-redis-old", None, age_s=7200)
+    orphan_new = make("ratebench-redis-new", None, age_s=60)
+    junk_owner = make("ratebench-redis-junk", "not a pid", age_s=7200)
+    other = make("someone-else", str(dead.pid), age_s=7200)
+    (tmp_path / "ratebench-redis-link").symlink_to(other, target_is_directory=True)
+    (tmp_path / "ratebench-redis-file").write_text(str(dead.pid))
+
+    removed = redis_server.sweep_stale(str(tmp_path), now=now)
+    assert sorted(removed) == sorted([str(stale), str(orphan_old)])
+    assert not stale.exists() and not orphan_old.exists()
+    assert live.exists() and orphan_new.exists() and junk_owner.exists() and other.exists()
+    assert (other / "redis.log").exists() and (tmp_path / "ratebench-redis-link").is_symlink()
+    assert (tmp_path / "ratebench-redis-file").is_file()
+
+
+@needs_redis
+def test_the_server_directory_names_its_owner() -> None:
+    with RedisServer() as r:
+        assert r._dir is not None
+        d = Path(r._dir.name)
+        assert d.name.startswith(redis_server.DIR_PREFIX)
+        assert (d / redis_server.OWNER_FILE).read_text() == f"{os.getpid()}\n"
+        assert str(d) not in redis_server.sweep_stale(str(d.parent))  # ours, alive: kept
+    assert not d.exists()
