@@ -55,10 +55,14 @@ def test_started_private_and_stopped_by_pid() -> None:
 def test_dies_with_its_parent_even_without_cleanup() -> None:
     # The parent starts one and exits at once, skipping __exit__: PR_SET_PDEATHSIG has the kernel kill it.
     code = ("import os, sys; from bench.redis_server import RedisServer; r = RedisServer().__enter__(); "
-            "print(r.pid, flush=True); os._exit(0)")
+            "print(r.pid, r._dir.name, flush=True); os._exit(0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True,
                          cwd=Path(__file__).resolve().parents[2])
-    assert _gone(int(out.stdout))
+    pid, left = out.stdout.split()
+    assert _gone(int(pid))
+    # Its directory outlived it (no cleanup ran); the next sweep, as any later start does, removes it.
+    assert Path(left).is_dir() and left in redis_server.sweep_stale(str(Path(left).parent))
+    assert not Path(left).exists()
 
 
 def test_unavailable_redis_makes_skipped_rows_not_silence(monkeypatch: pytest.MonkeyPatch) -> None:
