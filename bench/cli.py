@@ -222,7 +222,9 @@ def _run(args: argparse.Namespace) -> int:
             return matrix.run(loaded, names, clock=args.clock, repeat=args.repeat, out=Path(args.out),
                               run_dir=Path(args.run_dir) if args.run_dir else None,
                               run_scenario=lambda sc, run_dir: _run_in(args, sc, names, run_dir, cli_params),
-                              summaries=args.summaries)
+                              summaries=args.summaries,
+                              rows=[len(params.expand(names, _spec(sc, names, cli_params)[0])) for sc in loaded],
+                              note=matrix.left_out() if args.scenario == matrix.ALL else None)
         except OSError as e:  # the matrix directory itself cannot be made (matrix.run keeps later errors)
             raise UsageError(str(e)) from None
     try:
@@ -523,7 +525,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "send times; docs/target.md)")
     p.add_argument("--param", action="append", default=[], metavar="STRATEGY.NAME=V[,V...]",
                    help="set a strategy parameter (repeatable); several values sweep it, one row per value "
-                        "(e.g. pyrate-memory.buffer_ms=0,10,25,50; docs/strategies.md lists the parameters)")
+                        "(e.g. pyrate-memory.buffer_ms=0,10,25,50; docs/workloads.md lists the parameters; so does `ratebench list`)")
     p.add_argument("--processes", type=int, default=1, metavar="N",
                    help="split each run's jobs across N client processes on one API key (real clock; "
                         "docs/scaling.md)")
