@@ -53,7 +53,10 @@ class UsageError(Exception):
 
 
 def _list(args: argparse.Namespace) -> int:
-    strategies = [{"name": n, "description": registry.resolve(n).description} for n in registry.names()]
+    # Each strategy's parameters (bench.params; default None: derived from the quota), so --param can be found.
+    strategies: list[dict[str, Any]] = [
+        {"name": n, "description": (cls := registry.resolve(n)).description, "params": params.describe(cls)}
+        for n in registry.names()]
     scen = [{"name": n, "kind": (sc := scenarios.load(n)).kind, "description": sc.description}
             for n in scenarios.builtin_names()]
     if args.json:
@@ -63,6 +66,9 @@ def _list(args: argparse.Namespace) -> int:
     print("strategies:")
     for s in strategies:
         print(f"  {s['name']:<{w}}  {s['description']}")
+        if s["params"]:
+            print(f"  {'':<{w}}  params: " + ", ".join(
+                f"{p['name']}={'(from quota)' if p['default'] is None else p['default']}" for p in s["params"]))
     print("scenarios:")
     for s in scen:
         kind = {"harness": " [harness]", multiprocess.MULTI_PROCESS_KIND: " [--processes N]"}.get(s["kind"], "")
@@ -525,7 +531,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "send times; docs/target.md)")
     p.add_argument("--param", action="append", default=[], metavar="STRATEGY.NAME=V[,V...]",
                    help="set a strategy parameter (repeatable); several values sweep it, one row per value "
-                        "(e.g. pyrate-memory.buffer_ms=0,10,25,50; docs/workloads.md lists the parameters; so does `ratebench list`)")
+                        "(e.g. pyrate-memory.buffer_ms=0,10,25,50; `ratebench list` and docs/workloads.md list "
+                        "the parameters)")
     p.add_argument("--processes", type=int, default=1, metavar="N",
                    help="split each run's jobs across N client processes on one API key (real clock; "
                         "docs/scaling.md)")

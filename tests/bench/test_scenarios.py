@@ -112,7 +112,8 @@ def test_ramp_reaches_its_end_rate_at_the_last_job() -> None:
     # k = (r1² − r0²) / (2 (n − 1)); job i at (√(r0² + 2 k i) − r0) / k.
     # 1 → 3 per s over 4 jobs: k = 8/6 = 4/3; t = 0.75 (√(1 + 8i/3) − 1) = 0, 0.68614, 1.13746, 1.5;
     # the rate at 1.5 s is 1 + 4/3 · 1.5 = 3.
-    assert Workload(4, "ramp", 1.0, rate_to=3.0).release_times() == pytest.approx([0.0, 0.686141, 1.137459, 1.5], abs=1e-6)
+    up = Workload(4, "ramp", 1.0, rate_to=3.0).release_times()
+    assert up == pytest.approx([0.0, 0.686141, 1.137459, 1.5], abs=1e-6)
     # Up from 0: 0 → 2 per s over 3 jobs: k = 4/4 = 1; t = √(2i) = 0, 1.41421, 2 (rate 2 at 2 s).
     assert Workload(3, "ramp", 0.0, rate_to=2.0).release_times() == pytest.approx([0.0, 2 ** 0.5, 2.0])
     # Down: 3 → 1 per s over 4 jobs: k = −4/3; t = 0.75 (3 − √(9 − 8i/3)) = 0, 0.36254, 0.81386, 1.5.
