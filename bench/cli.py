@@ -53,7 +53,10 @@ class UsageError(Exception):
 
 
 def _list(args: argparse.Namespace) -> int:
-    strategies = [{"name": n, "description": registry.resolve(n).description} for n in registry.names()]
+    # Each strategy's parameters (bench.params; default None: derived from the quota), so --param can be found.
+    strategies: list[dict[str, Any]] = [
+        {"name": n, "description": (cls := registry.resolve(n)).description, "params": params.describe(cls)}
+        for n in registry.names()]
     scen = [{"name": n, "kind": (sc := scenarios.load(n)).kind, "description": sc.description}
             for n in scenarios.builtin_names()]
     if args.json:
@@ -63,6 +66,9 @@ def _list(args: argparse.Namespace) -> int:
     print("strategies:")
     for s in strategies:
         print(f"  {s['name']:<{w}}  {s['description']}")
+        if s["params"]:
+            print(f"  {'':<{w}}  params: " + ", ".join(
+                f"{p['name']}={'(from quota)' if p['default'] is None else p['default']}" for p in s["params"]))
     print("scenarios:")
     for s in scen:
         kind = {"harness": " [harness]", multiprocess.MULTI_PROCESS_KIND: " [--processes N]"}.get(s["kind"], "")
@@ -222,7 +228,9 @@ def _run(args: argparse.Namespace) -> int:
             return matrix.run(loaded, names, clock=args.clock, repeat=args.repeat, out=Path(args.out),
                               run_dir=Path(args.run_dir) if args.run_dir else None,
                               run_scenario=lambda sc, run_dir: _run_in(args, sc, names, run_dir, cli_params),
-                              summaries=args.summaries)
+                              summaries=args.summaries,
+                              rows=[len(params.expand(names, _spec(sc, names, cli_params)[0])) for sc in loaded],
+                              note=matrix.left_out() if args.scenario == matrix.ALL else None)
         except OSError as e:  # the matrix directory itself cannot be made (matrix.run keeps later errors)
             raise UsageError(str(e)) from None
     try:
@@ -523,7 +531,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "send times; docs/target.md)")
     p.add_argument("--param", action="append", default=[], metavar="STRATEGY.NAME=V[,V...]",
                    help="set a strategy parameter (repeatable); several values sweep it, one row per value "
-                        "(e.g. pyrate-memory.buffer_ms=0,10,25,50; docs/strategies.md lists the parameters)")
+                        "(e.g. pyrate-memory.buffer_ms=0,10,25,50; `ratebench list` and docs/workloads.md list "
+                        "the parameters)")
     p.add_argument("--processes", type=int, default=1, metavar="N",
                    help="split each run's jobs across N client processes on one API key (real clock; "
                         "docs/scaling.md)")

@@ -67,6 +67,29 @@ def load(spec: str) -> list[Scenario]:
     return loaded
 
 
+#: Why each kind of built-in is not in ``--scenario all`` (bench.scenarios.KINDS).
+LEFT_OUT_WHY = {"harness": "harness checks, run with chosen strategies",
+                "multi-process": "needs --processes N, one scenario at a time"}
+
+
+def left_out() -> str | None:
+    """The line a ``--scenario all`` matrix starts with: the built-ins it leaves out, by kind, and why.
+
+    >>> print(left_out())  # doctest: +ELLIPSIS
+    matrix: --scenario all leaves out idle-burst, paced-100, ... (harness checks, ...); shared-quota (needs ...)
+    """
+    by: dict[str, list[str]] = {}
+    for name in scenarios.builtin_names():
+        kind = scenarios.load(name).kind
+        if kind != "comparison":
+            by.setdefault(kind, []).append(name)
+    if not by:
+        return None
+    return "matrix: --scenario all leaves out " + "; ".join(
+        f"{', '.join(names)} ({LEFT_OUT_WHY.get(kind, kind)})" for kind, names in by.items()
+    ) + ": run them by name (--scenario NAME)"
+
+
 def estimate_s(sc: Scenario) -> float:
     """A size for the ETA: seconds the fastest client the *declared* quota allows needs for the workload
     (jobs over the tightest request rate, the jobs' total cost over the tightest token rate, or the release
@@ -117,6 +140,18 @@ class Progress:
         return f"matrix: {done}/{len(self.sizes)} scenarios done, elapsed {_clock(elapsed)}{tail}"
 
 
+def _rows(rows: Sequence[int]) -> str:
+    """The banner's count of rows (configurations) per scenario, as the single-run banner counts them.
+
+    >>> _rows([3, 3]), _rows([2, 3])
+    ('3 strategies', '2–3 strategies (configurations; per scenario)')
+    """
+    low, high = min(rows, default=0), max(rows, default=0)
+    if low == high:
+        return terminal.plural(low, "strategy")
+    return f"{low}–{high} strategies (configurations; per scenario)"
+
+
 def _scenario_dir(matrix_dir: Path, name: str) -> Path:
     path = matrix_dir / name  # a scenario name is letters, digits, '.', '_', '-' (bench.scenarios)
     path.mkdir()  # never an existing directory: the matrix directory is new
@@ -130,7 +165,8 @@ def _write(matrix_dir: Path, doc: dict[str, Any]) -> None:
 
 def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, repeat: int, out: Path,
         run_scenario: RunScenario, run_dir: Path | None = None,
-        summaries: list[dict[str, Any]] | None = None) -> int:
+        summaries: list[dict[str, Any]] | None = None, rows: Sequence[int] | None = None,
+        note: str | None = None) -> int:
     """Run every scenario of ``loaded`` with ``run_scenario`` into a new matrix directory under ``out``.
     Stops at the first scenario that does not finish (exit code non-zero: interrupted, a dead server, a full
     disk), keeping what was measured; returns 0 when every scenario finished, 3 (bench.exitcodes) when
@@ -139,11 +175,18 @@ def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, re
 
     ``summaries`` (``run --json``): a list ``run_scenario`` appends each scenario's summary to; then stdout
     holds one JSON document alone (the matrix directory, whether it is complete, the exit code and those
-    summaries), and the text that would go there (the verdict, the directory) goes to stderr."""
+    summaries), and the text that would go there (the verdict, the directory) goes to stderr.
+
+    ``rows``: per scenario, the rows (configurations: a ``--param`` sweep makes several of one strategy) it
+    runs, for the banner and the ETA (default: one per strategy); ``note``: a line to print first
+    (:func:`left_out`)."""
     matrix_dir = results.exact_run_dir(run_dir) if run_dir is not None else results.new_run_dir(out, "matrix")
     text = sys.stderr if summaries is not None else sys.stdout
     doc: dict[str, Any] = {}
-    code = _run(matrix_dir, doc, loaded, strategies, clock, repeat, run_scenario, text)
+    if note:
+        print(note, file=sys.stderr)
+    code = _run(matrix_dir, doc, loaded, strategies, clock, repeat, run_scenario, text,
+                list(rows) if rows is not None else [len(strategies)] * len(loaded))
     if summaries is not None:
         print(json.dumps({"matrix_dir": str(matrix_dir), "complete": doc.get("complete", False), "exit_code": code,
                           "done": doc.get("done", []), "scenarios": summaries}, indent=2, allow_nan=False))
@@ -151,17 +194,17 @@ def run(loaded: Sequence[Scenario], strategies: Sequence[str], *, clock: str, re
 
 
 def _run(matrix_dir: Path, doc: dict[str, Any], loaded: Sequence[Scenario], strategies: Sequence[str], clock: str,
-         repeat: int, run_scenario: RunScenario, text: TextIO) -> int:
+         repeat: int, run_scenario: RunScenario, text: TextIO, rows: Sequence[int]) -> int:
     doc |= {
         "schema": SCHEMA, "kind": "matrix", "scenarios": [s.name for s in loaded], "strategies": list(strategies),
         "clock": clock, "repeat": repeat, "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "done": [], "complete": False,
     }
     _write(matrix_dir, doc)
-    sizes = [estimate_s(s) * len(strategies) * repeat for s in loaded]
+    sizes = [estimate_s(s) * n * repeat for s, n in zip(loaded, rows, strict=True)]
     progress = Progress(sizes, 1.0 if clock == "real" else None, time.monotonic())
-    print(f"ratebench: matrix of {terminal.plural(len(loaded), 'scenario')} × "
-          f"{terminal.plural(len(strategies), 'strategy')} × {terminal.plural(repeat, 'repeat')}, "
+    print(f"ratebench: matrix of {terminal.plural(len(loaded), 'scenario')} × {_rows(rows)} × "
+          f"{terminal.plural(repeat, 'repeat')}, "
           f"{clock} clock → {matrix_dir}", file=sys.stderr)
     code, failed = 0, False
     try:

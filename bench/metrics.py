@@ -501,6 +501,8 @@ def compute(
     ``loop_lags``: the loop-lag ticker's samples (:func:`loop_lag_ms`; ``None``: not measured);
     ``start_ns``: run start on the server's clock (:func:`window_phase_s`; ``None``: not recorded);
     ``jobs_dropped`` / ``jobs_cancelled``: jobs that gave up while waiting (counted by the harness);
+    ``completion`` is over the jobs not cancelled (``requests - jobs_cancelled``): a cancellation is the
+    scenario's doing, a missed deadline the strategy's;
     ``job_costs``: each job's cost, for the client-side count of token tiers
     (:func:`client_peak_window_count`).
 
@@ -574,7 +576,8 @@ def compute(
         peak_window_count=peaks,
         burst_ratio=burst_ratio,
         first_window_count=firsts_w,
-        completion=_ratio(succeeded, requests),
+        # Cancellations the scenario asked for are not the strategy's to finish; missed deadlines are.
+        completion=_ratio(succeeded, requests - jobs_cancelled),
         efficiency=efficiency,
         peak_concurrency=None if arr is None else max(arr.in_flight, default=0),
         cpu_s_per_1k=None if cpu_s is None or not n else cpu_s * 1000.0 / n,

@@ -257,15 +257,45 @@ def client_legend(rows: Sequence[Row]) -> list[str]:
     return [CLIENT_LEGEND] if any(r.get("arrivals_source") == "client" for r in rows) else []
 
 
+#: Latency covers the jobs sent and done only: beside it when jobs gave up, so few fast jobs do not look best.
+LATENCY = frozenset({"latency_p50_ms", "latency_p99_ms"})
+GAVE_UP_MARK = "§"
+
+
+def _gave_up(row: Row) -> float:
+    return float((row.get("jobs_dropped") or 0) + (row.get("jobs_cancelled") or 0))
+
+
+def gave_up_legend(rows: Sequence[Row]) -> list[str]:
+    """The legend of :data:`GAVE_UP_MARK`: per marked row, how many jobs its latency covers.
+
+    >>> gave_up_legend([{"strategy": "a", "requests": 10, "jobs_dropped": 7, "jobs_cancelled": 1},
+    ...                 {"strategy": "b", "requests": 10, "jobs_dropped": 0}])
+    ['§ latency of the jobs sent only (docs/metrics.md): a: latency of the 2 jobs done; 8 gave up.']
+    """
+    marked = [(r["strategy"], _n(r.get("requests") or 0) - _n(_gave_up(r)), _n(_gave_up(r))) for r in rows
+              if _gave_up(r) and r.get("status") != "skipped"]
+    if not marked:
+        return []
+    return [f"{GAVE_UP_MARK} latency of the jobs sent only (docs/metrics.md): "
+            + "; ".join(f"{s}: latency of the {n:g} jobs done; {m:g} gave up" for s, n, m in marked) + "."]
+
+
+def _n(v: float) -> float:
+    return round(float(v), 1)  # a median over repeats may be a half
+
+
 def _cells(row: Row) -> list[str]:
     mark = f" {MARK}" if row.get("harness") else ""
     client = f" {CLIENT_MARK}" if row.get("arrivals_source") == "client" else ""
+    gave_up = f" {GAVE_UP_MARK}" if _gave_up(row) else ""
     name = row["strategy"] + (" †" if row.get("not_predictive") else "")
     if row.get("status") == "skipped":  # never run: no figure at all, not "0 % done" (why: under the table)
         return [str(row["rank"]), name, "skipped", *("–" for _ in COLUMNS[1:]), "–"]
     return [str(row["rank"]), name,
             *(fmt(row.get(key)) + _range(row, key, fmt) + (mark if key in TAINTED else "")
-              + (client if key in CLIENT_SIDE else "") for key, _, fmt in COLUMNS),
+              + (client if key in CLIENT_SIDE else "") + (gave_up if key in LATENCY else "")
+              for key, _, fmt in COLUMNS),
             _harness_cell(row)]
 
 
@@ -356,6 +386,8 @@ def text_table(rows: Sequence[Row], reject: int = 429) -> str:
             out.append("  ".join("-" * w for w in widths))
     if neighbour := neighbour_note(rows):
         out += ["", neighbour]
+    if gave_up := gave_up_legend(rows):
+        out += ["", *gave_up]
     notes = _footnotes(rows)
     if notes:
         out += ["", NOT_PREDICTIVE, *(f"  {s}: {why}" for s, why in notes)]
@@ -416,6 +448,7 @@ def render_markdown(doc: dict[str, Any], charts: Sequence[str] = ()) -> str:
         "",
         markdown_table(rows, reject_status(meta)),
         *(["", *client_legend(rows)] if client_legend(rows) else []),
+        *(["", *gave_up_legend(rows)] if gave_up_legend(rows) else []),
         *(["", neighbour] if (neighbour := neighbour_note(rows)) else []),
     ]
     if any(r.get("spread") for r in rows):
@@ -528,7 +561,7 @@ created {esc(meta['created_utc'])}{incomplete}</p>
 {esc(compliance.POLICY_RULE.replace("`", ""))}. {esc(compliance.SLIDING_RULE.replace("`", ""))}.
 Definitions: docs/metrics.md.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-{"".join(f"<p>{esc(n)}</p>" for n in client_legend(rows))}
+{"".join(f"<p>{esc(n)}</p>" for n in client_legend(rows) + gave_up_legend(rows))}
 {f"<p>{esc(neighbour)}</p>" if (neighbour := neighbour_note(rows)) else ""}
 {spread}
 <h2>Why each strategy ranked where it did</h2><ul>{why}</ul>

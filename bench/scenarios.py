@@ -149,18 +149,19 @@ class Workload:
     - ``batch``: all at 0;
     - ``rate``: evenly, ``rate`` per second;
     - ``poisson``: a Poisson process of ``rate`` per second (exponential gaps, seeded by ``seed``);
-    - ``ramp``: the rate moves linearly in time from ``rate`` to ``rate_to`` over the jobs;
+    - ``ramp``: the rate moves linearly in time from ``rate`` (may be 0) to ``rate_to``, reached as the last
+      job goes;
     - ``onoff``: ``rate`` per second during ``on_s``, then nothing for ``off_s``, repeated;
-    - ``idle-burst``: ``warmup`` jobs at 0, then the others all at ``idle_s`` (does a limiter cap its
-      refill after idling?).
+    - ``idle-burst``: ``warmup`` jobs (at least 1, fewer than ``jobs``) at 0, then the others all at
+      ``idle_s`` > 0 (does a limiter cap its refill after idling?).
 
     Per job: ``deadline_s`` (a job not *sent* within that long of its release is dropped and counted), and
     ``cancel_fraction`` of the jobs (chosen by ``cancel_seed``) cancelled ``cancel_after_s`` after release
     if still waiting (bench.give_up). ``phase_s``: start the run at this phase of the first server
     tier's clock-aligned window (``None``: wherever it starts; virtual runs start at phase 0).
 
-    >>> [round(t, 4) for t in Workload(4, "ramp", 1.0, rate_to=3.0).release_times()]  # sqrt(1 + 2i) - 1
-    [0.0, 0.7321, 1.2361, 1.6458]
+    >>> [round(t, 4) for t in Workload(4, "ramp", 1.0, rate_to=3.0).release_times()]  # 0.75 (sqrt(1 + 8i/3) - 1)
+    [0.0, 0.6861, 1.1375, 1.5]
     >>> Workload(5, "onoff", 2.0, on_s=1.0, off_s=3.0).release_times()
     [0.0, 0.5, 4.0, 4.5, 8.0]
     >>> Workload(4, "idle-burst", warmup=1, idle_s=5.0).release_times()
@@ -237,22 +238,33 @@ class Workload:
         if self.release == "idle-burst":
             return itertools.chain(itertools.repeat(0.0, min(self.warmup, n)),
                                    itertools.repeat(self.idle_s, max(0, n - self.warmup)))
+        if self.release == "ramp" and self.rate is not None and self.rate_to is not None \
+                and self.rate_to != self.rate:
+            return self._ramp(self.rate, self.rate_to, n)
         if self.release == "batch" or not self.rate:
             return itertools.repeat(0.0, n)
         rate = self.rate
         if self.release == "poisson":
             return itertools.islice(self._poisson(rate), n)
-        if self.release == "ramp" and self.rate_to is not None and self.rate_to != rate:
-            # Rate r(t) = r0 + k t with k = (r1² − r0²) / (2 n): it reaches r1 as the n-th job goes.
-            # Job i goes when the jobs released so far, r0 t + k t² / 2, reach i.
-            k = (self.rate_to ** 2 - rate ** 2) / (2 * n)
-            return ((math.sqrt(rate * rate + 2 * k * i) - rate) / k for i in range(n))
         if self.release == "onoff" and self.on_s and self.off_s is not None:
             on, cycle = self.on_s, self.on_s + self.off_s
             # The i-th job's time on the "on" clock, moved past the off periods before it. An integer count
             # of whole on periods (jobs_per_on may be fractional), so a boundary job starts the next period.
             return (u + math.floor(u / on + 1e-9) * (cycle - on) for u in (i / rate for i in range(n)))
         return (i / rate for i in range(n))
+
+    @staticmethod
+    def _ramp(r0: float, r1: float, n: int) -> Iterator[float]:
+        # Rate linear in *time*, r(t) = r0 + k t, with k = (r1² − r0²) / (2 (n − 1)): the jobs released by t,
+        # r0 t + k t² / 2, reach i at job i's release, so the last job (index n − 1) goes at t = (r1 − r0)/k,
+        # exactly when the rate reaches r1. r0 may be 0 (a ramp up from nothing: t_i = √(2 i / k)).
+        if n < 2:
+            yield from itertools.repeat(0.0, n)
+            return
+        k = (r1 * r1 - r0 * r0) / (2 * (n - 1))
+        yield 0.0  # not (√(r0²) − r0)/k, which is −0.0 on a ramp down
+        for i in range(1, n):
+            yield (math.sqrt(r0 * r0 + 2 * k * i) - r0) / k
 
     def _poisson(self, rate: float) -> Iterator[float]:
         rng, t = random.Random(self.seed), 0.0
@@ -339,7 +351,8 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
             users = [r for r, keys in RELEASE_KEYS.items() if k in keys]
             raise ScenarioError(f"workload.{k}: not used by release = {release!r} (only with "
                                 f"{' or '.join(repr(u) for u in users)})")
-    rate = wl.number("rate", strict=True) if "rate" in RELEASE_KEYS[release] else None
+    # A ramp may start from 0 (a ramp up from nothing); every other shape needs a rate to release anything.
+    rate = wl.number("rate", strict=release != "ramp") if "rate" in RELEASE_KEYS[release] else None
     cost = CostModel.from_table(wl.table("cost", ("model", "value", "low", "high", "median", "sigma", "max", "seed")))
     token_caps = [q.burst or q.limit for q in server.quota if q.unit == "tokens"]
     if token_caps and cost.largest > min(token_caps):
@@ -356,14 +369,19 @@ def _parse(data: Mapping[str, Any], name: str) -> Scenario:
         rate_to=wl.number("rate_to", strict=True) if release == "ramp" else None,
         on_s=wl.number("on_s", strict=True) if release == "onoff" else None,
         off_s=wl.number("off_s") if release == "onoff" else None,
-        warmup=wl.integer("warmup", 0, minimum=0),
-        idle_s=wl.number("idle_s", 0.0),
+        # Every shape releases its first job at 0, and an idle-burst needs an idle and a burst: at least one job
+        # before the idle time, at least one after it, and an idle time.
+        warmup=wl.integer("warmup", 1, minimum=1) if release == "idle-burst" else 0,
+        idle_s=wl.number("idle_s", strict=True) if release == "idle-burst" else 0.0,
         deadline_s=wl.optional_number("deadline_s"),
         cancel_fraction=wl.number("cancel_fraction", 0.0, maximum=1.0),
         cancel_after_s=wl.number("cancel_after_s", 0.0),
         cancel_seed=wl.integer("cancel_seed", 0, minimum=0),
         phase_s=phase_s,
     )
+    if release == "idle-burst" and workload.warmup >= jobs:
+        raise ScenarioError(f"workload.warmup: must be less than workload.jobs ({jobs}), got {workload.warmup} "
+                            "(the jobs after the warmup are the burst after the idle time)")
     if workload.cancel_fraction and not wl.has("cancel_after_s"):
         raise ScenarioError("workload.cancel_after_s: required with cancel_fraction (how long a chosen job "
                             "waits before it is cancelled)")

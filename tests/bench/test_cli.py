@@ -167,6 +167,13 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert {"unlimited", "token-bucket", "aiolimiter"} <= {s["name"] for s in doc["strategies"]}
     assert "steady" in {s["name"] for s in doc["scenarios"]}
+    # Each strategy's parameters, so --param can be found without reading the source.
+    by = {s["name"]: s["params"] for s in doc["strategies"]}
+    assert [(p["name"], p["default"]) for p in by["pyrate-memory-buffered"]] == [("buffer_ms", 50)]
+    assert by["unlimited"] == []
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    assert "params: buffer_ms=50" in text and "params: capacity=(from quota)" in text
 
 
 def test_report_rebuilds_from_disk(tmp_path: Path, scenario_file: Path) -> None:

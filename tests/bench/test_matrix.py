@@ -5,7 +5,7 @@ import pytest
 
 from bench import matrix, results, scenarios
 from bench.cli import main
-from bench.scenarios import ScenarioError
+from bench.scenarios import Scenario, ScenarioError
 
 
 def test_all_is_every_comparison_scenario_and_a_list_keeps_its_order() -> None:
@@ -106,3 +106,36 @@ def test_matrix_json_is_one_document_with_the_verdict_on_stderr(tmp_path: Path,
     assert [s["scenario"] for s in doc["scenarios"]] == ["steady", "idle-burst"]
     assert [s["run_dir"] for s in doc["scenarios"]] == [str(tmp_path / "mx" / n) for n in ("steady", "idle-burst")]
     assert "matrix of 2 scenarios × 1 strategy × 1 repeat," in err and "verdict" in err.lower()
+
+
+def test_all_names_what_it_leaves_out_and_the_banner_counts_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_run(loaded: list[Scenario], names: list[str], **kw: object) -> int:
+        seen.update(kw, names=names, scenarios=[s.name for s in loaded])
+        return 0
+
+    monkeypatch.setattr(matrix, "run", fake_run)
+    # A sweep of 3 capacities for token-bucket, plus unlimited: 4 rows per scenario from 2 strategies.
+    assert main(["run", "--scenario", "all", "--strategies", "token-bucket,unlimited", "--clock", "virtual",
+                 "--param", "token-bucket.capacity=5,10,20", "--out", str(tmp_path)]) == 0
+    assert seen["rows"] == [4] * len(seen["scenarios"])  # type: ignore[arg-type]
+    note = str(seen["note"])
+    for name in ("stall", "idle-burst", "paced-100", "shared-quota"):
+        assert name in note and name not in seen["scenarios"]  # type: ignore[operator]
+    assert "needs --processes N" in note and "harness" in note
+    monkeypatch.undo()
+
+    # The banner counts rows, and the note comes first.
+    ran: list[str] = []
+
+    def run_scenario(sc: Scenario, run_dir: Path) -> int:
+        ran.append(sc.name)
+        return 0
+
+    code = matrix.run([scenarios.load("steady")], ["token-bucket", "unlimited"], clock="virtual", repeat=1,
+                      out=tmp_path, run_scenario=run_scenario, rows=[4], note="matrix: left out X")
+    err = capsys.readouterr().err
+    assert code == 0 and ran == ["steady"]
+    assert err.index("matrix: left out X") < err.index("matrix of 1 scenario × 4 strategies × 1 repeat,")

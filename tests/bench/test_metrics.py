@@ -432,10 +432,26 @@ def test_window_phase_by_hand() -> None:
     assert m.window_phase_s == (1.5,)
 
 
+def test_cancelled_jobs_leave_completions_denominator_dropped_ones_do_not() -> None:
+    done = [att(i, 1, 0.0, 0.0, 0.01) for i in range(2)]
+    # 3 jobs, 1 cancelled by design, 2 done: every job the scenario wanted is done.
+    m = compute(done, [arr(0.005)] * 2, [Tier(3, 1.0)], requests=3, cpu_s=None, oracle_makespan_s=0.01,
+                jobs_cancelled=1)
+    assert m.completion == 1.0
+    # The same with the third job dropped at its deadline instead: the strategy's failure, 2 / 3.
+    m = compute(done, [arr(0.005)] * 2, [Tier(3, 1.0)], requests=3, cpu_s=None, oracle_makespan_s=0.01,
+                jobs_dropped=1)
+    assert m.completion == 2 / 3
+    # Every job cancelled: nothing to judge.
+    assert compute([], [], [Tier(3, 1.0)], requests=2, cpu_s=None, oracle_makespan_s=None,
+                   jobs_cancelled=2).completion is None
+
+
 def test_dropped_and_cancelled_jobs_pass_through_and_old_results_load() -> None:
     m = compute([att(0, 1, 0.0, 0.0, 0.01)], [arr(0.005)], [Tier(3, 1.0)], requests=3, cpu_s=None,
                 oracle_makespan_s=0.01, jobs_dropped=1, jobs_cancelled=1)
-    assert (m.jobs_dropped, m.jobs_cancelled, m.completion, m.efficiency) == (1, 1, 1 / 3, None)
+    # 3 jobs, 1 cancelled by the scenario, 1 dropped at its deadline, 1 done: 1 / (3 - 1).
+    assert (m.jobs_dropped, m.jobs_cancelled, m.completion, m.efficiency) == (1, 1, 1 / 2, None)
     old = {k: v for k, v in m.to_dict().items()
            if k not in ("loop_lag_p50_ms", "loop_lag_p99_ms", "loop_lag_max_ms", "client_peak_window_count",
                         "window_phase_s", "jobs_dropped", "jobs_cancelled")}

@@ -96,3 +96,26 @@ def test_a_skipped_row_shows_no_figures_and_is_not_red() -> None:
     assert cells[2] == "skipped" and set(cells[3:]) == {"–"}
     assert terminal.annotate("h\n-\nr", [row], color=True) == "h\n-\nr"
     assert terminal.annotate("h\n-\nr", [row], color=False) == "h\n-\nr  ‹ skipped"
+
+
+def test_latency_of_a_row_whose_jobs_gave_up_is_marked_with_how_many_it_covers(run_dir: Path) -> None:
+    # "dropper" sent 2 of 10 jobs (8 missed their deadline): its latency, over those 2, looks best; it is marked.
+    def run(name: str, dropped: int, p50: float) -> dict[str, object]:
+        return {"strategy": name, "repeat": 0, "status": "ok",
+                "metrics": {"requests": 10, "completion": (10 - dropped) / 10, "throttled": 0, "burst_ratio": 1.0,
+                            "latency_p50_ms": p50, "latency_p99_ms": p50, "jobs_dropped": dropped,
+                            "jobs_cancelled": 0}}
+
+    rows = report.summarise([run("dropper", 8, 5.0), run("keeper", 0, 500.0)])
+    text = report.text_table(rows)
+    lines = {ln.split()[1]: ln for ln in text.splitlines()[2:4]}
+    assert "5 §" in lines["dropper"] and "§" not in lines["keeper"]
+    legend = "§ latency of the jobs sent only (docs/metrics.md): dropper: latency of the 2 jobs done; 8 gave up."
+    assert text.endswith(legend)
+    assert "| 5 § |" in report.markdown_table(rows) and report.gave_up_legend(rows) == [legend]
+    doc = results.load(run_dir)
+    doc["runs"][0]["metrics"] |= {"jobs_dropped": 1, "jobs_cancelled": 2}
+    n = doc["runs"][0]["metrics"]["requests"] - 3
+    name = doc["runs"][0]["strategy"]
+    for page in (report.render_markdown(doc), report.render_html(doc)):
+        assert f"{name}: latency of the {n} jobs done; 3 gave up" in page

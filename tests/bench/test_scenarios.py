@@ -105,15 +105,26 @@ def test_shapes_by_hand() -> None:
     assert Workload(3, "ramp", 2.0, rate_to=2.0).release_times() == [0.0, 0.5, 1.0]  # a flat ramp is a rate
     # 4 per s for 0.5 s (2 jobs), then 1 s off: 0, 0.25 | 1.5, 1.75 | 3.0
     assert Workload(5, "onoff", 4.0, on_s=0.5, off_s=1.0).release_times() == [0.0, 0.25, 1.5, 1.75, 3.0]
-    assert Workload(3, "idle-burst", warmup=5, idle_s=2.0).release_times() == [0.0, 0.0, 0.0]
-    assert Workload(3, "idle-burst", warmup=0, idle_s=2.0).release_times() == [2.0, 2.0, 2.0]
+    assert Workload(3, "idle-burst", warmup=1, idle_s=2.0).release_times() == [0.0, 2.0, 2.0]
 
 
-def test_ramp_ends_at_its_end_rate() -> None:
+def test_ramp_reaches_its_end_rate_at_the_last_job() -> None:
+    # k = (r1² − r0²) / (2 (n − 1)); job i at (√(r0² + 2 k i) − r0) / k.
+    # 1 → 3 per s over 4 jobs: k = 8/6 = 4/3; t = 0.75 (√(1 + 8i/3) − 1) = 0, 0.68614, 1.13746, 1.5;
+    # the rate at 1.5 s is 1 + 4/3 · 1.5 = 3.
+    up = Workload(4, "ramp", 1.0, rate_to=3.0).release_times()
+    assert up == pytest.approx([0.0, 0.686141, 1.137459, 1.5], abs=1e-6)
+    # Up from 0: 0 → 2 per s over 3 jobs: k = 4/4 = 1; t = √(2i) = 0, 1.41421, 2 (rate 2 at 2 s).
+    assert Workload(3, "ramp", 0.0, rate_to=2.0).release_times() == pytest.approx([0.0, 2 ** 0.5, 2.0])
+    # Down: 3 → 1 per s over 4 jobs: k = −4/3; t = 0.75 (3 − √(9 − 8i/3)) = 0, 0.36254, 0.81386, 1.5.
+    down = Workload(4, "ramp", 3.0, rate_to=1.0).release_times()
+    assert down == pytest.approx([0.0, 0.362541, 0.813859, 1.5], abs=1e-6)
+    assert str(down[0]) == "0.0"  # not -0.0
+    assert Workload(1, "ramp", 1.0, rate_to=3.0).release_times() == [0.0]
     ts = Workload(1001, "ramp", 10.0, rate_to=30.0).release_times()
     assert ts == sorted(ts)
     assert 1 / (ts[1] - ts[0]) == pytest.approx(10.0, rel=0.01)
-    assert 1 / (ts[-1] - ts[-2]) == pytest.approx(30.0, rel=0.01)
+    assert 1 / (ts[-1] - ts[-2]) == pytest.approx(30.0, rel=0.001)
 
 
 def test_release_times_stream() -> None:
@@ -121,6 +132,13 @@ def test_release_times_stream() -> None:
     it = Workload(10**9, "poisson", 5.0).iter_release_times()
     assert next(it) == 0.0 and next(it) > 0.0
     assert next(iter(Workload(10**9, "ramp", 1.0, rate_to=2.0).iter_release_times())) == 0.0
+
+
+def test_a_ramp_may_start_from_zero(tmp_path: Path) -> None:
+    p = tmp_path / "w.toml"
+    p.write_text("[[server.quota]]\nlimit = 10\nwindow_s = 1\n[workload]\njobs = 3\nrelease = \"ramp\"\n"
+                 "rate = 0\nrate_to = 2\n")
+    assert scenarios.load(str(p)).workload.release_times() == pytest.approx([0.0, 2 ** 0.5, 2.0])
 
 
 def test_new_workload_keys_parse_and_are_checked(tmp_path: Path) -> None:
@@ -141,6 +159,13 @@ def test_new_workload_keys_parse_and_are_checked(tmp_path: Path) -> None:
     ("cancel_fraction = 0.5", "workload.cancel_after_s: required with cancel_fraction"),
     ("cancel_fraction = 1.5\ncancel_after_s = 1", "workload.cancel_fraction: must be a number in [0, 1]"),
     ("phase_s = 1.0", "workload.phase_s: the phase of the first server quota tier's window"),
+    ("release = \"idle-burst\"\nwarmup = 9\nidle_s = 5", "workload.warmup: must be less than workload.jobs (5)"),
+    ("release = \"idle-burst\"\nwarmup = 5\nidle_s = 5", "workload.warmup: must be less than workload.jobs (5)"),
+    ("release = \"idle-burst\"\nwarmup = 0\nidle_s = 5", "workload.warmup: must be an integer >= 1"),
+    ("release = \"idle-burst\"\nwarmup = 1\nidle_s = 0", "workload.idle_s: must be a number > 0"),
+    ("release = \"idle-burst\"\nwarmup = 1", "workload.idle_s: required"),
+    ("release = \"ramp\"\nrate = 4\nrate_to = 0", "workload.rate_to: must be a number > 0"),
+    ("release = \"rate\"\nrate = 0", "workload.rate: must be a number > 0"),
 ])
 def test_bad_workload_keys_name_the_key(tmp_path: Path, body: str, message: str) -> None:
     p = tmp_path / "w.toml"
