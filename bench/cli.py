@@ -433,27 +433,21 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if (run_dir / "matrix.json").is_file():  # a matrix directory: one report over its scenarios' runs
-        return _matrix_report(run_dir)
+        from bench import matrix_report
+
+        return _rebuild(run_dir, lambda: matrix_report.write(run_dir))
+    return _rebuild(run_dir, lambda: write_report(run_dir, terminal.use_color(sys.stdout)))
+
+
+def _rebuild(run_dir: Path, write: Callable[[], str]) -> int:
+    """Write a report with ``write`` (it returns the terminal text); unreadable input is a usage error."""
     try:
-        print(write_report(run_dir, terminal.use_color(sys.stdout)))
+        print(write())
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"cannot write the report in {run_dir}: {e}") from None
     print(f"\nreport: {run_dir / 'report.md'}")
-    return 0
-
-
-def _matrix_report(matrix_dir: Path) -> int:
-    from bench import matrix_report
-
-    try:
-        print(matrix_report.write(matrix_dir))
-    except (FileNotFoundError, ValueError) as e:
-        raise UsageError(str(e)) from None
-    except OSError as e:
-        raise UsageError(f"cannot write the report in {matrix_dir}: {e}") from None
-    print(f"\nreport: {matrix_dir / 'report.md'}")
     return 0
 
 
